@@ -1,0 +1,51 @@
+"""The one error tree of LocalWebAI: every failure a user can cause is a ``LocalWebAIError``.
+
+Each error carries a message written for the person in front of the page; the UI shows
+``str(error)`` as it is.
+"""
+
+from __future__ import annotations
+
+
+class LocalWebAIError(Exception):
+    """Base of every error LocalWebAI raises on purpose."""
+
+
+class GGUFError(LocalWebAIError):
+    """The bytes are not a GGUF file this app can read (see ``localwebai.gguf`` for subclasses)."""
+
+
+class ModelSourceError(LocalWebAIError):
+    """A model could not be fetched or read from where the user pointed."""
+
+
+class ModelNotFoundError(ModelSourceError):
+    """The server answered 404 (or another client error) for the model URL."""
+
+
+class NetworkError(ModelSourceError):
+    """The connection failed or dropped while fetching the model."""
+
+
+class AbortedError(LocalWebAIError):
+    """The user cancelled the operation (load or generation)."""
+
+
+class ParameterError(LocalWebAIError):
+    """A generation or load parameter has a value the engine cannot take."""
+
+
+class EngineError(LocalWebAIError):
+    """The inference engine (wllama) failed to load the model or to run it."""
+
+
+class ModelLoadError(EngineError):
+    """The engine could not load the model."""
+
+
+class ContextFullError(EngineError):
+    """The conversation no longer fits in the model's context window."""
+
+
+class ModelNotLoadedError(EngineError):
+    """An operation needs a loaded model and none is loaded."""
