@@ -653,6 +653,8 @@ class _Parser:
                 f"{limits.max_array_depth} levels deep.",
                 offset=base + pos,
             )
+        if pos + 4 > self.end:
+            raise _Short(pos + _MIN_ARRAY_SIZE, what)
         etype = self.value_type(pos, what, base)
         count = self.u64(pos + 4, what)
         if count > limits.max_array_length and not self.lenient:
@@ -758,8 +760,14 @@ class _Parser:
 
     def tensor_info(self, pos: int, what: str) -> tuple[TensorInfo, int]:
         info_offset = pos
-        name, pos = self.string(pos, what, GGML_MAX_NAME - 1)
+        try:
+            name, pos = self.string(pos, what, GGML_MAX_NAME - 1)
+        except _Short as short:
+            short.needed += 4 + 4 + 8  # n_dims, type, offset
+            raise
         what = f"tensor '{name}'"
+        if pos + 4 > self.end:
+            raise _Short(pos + 4 + 4 + 8, what)
         n_dims = self.u32(pos, what)
         if n_dims > GGML_MAX_DIMS:
             raise TensorLayoutError(
@@ -781,6 +789,8 @@ class _Parser:
                 f"The model file is corrupt: {what} has an impossible shape {list(shape)}.",
                 offset=info_offset,
             )
+        if pos + 4 > self.end:
+            raise _Short(pos + 4 + 8, what)
         raw_type = self.u32(pos, what)
         ggml_type = _GGML_TYPES.get(raw_type)
         if ggml_type is None:
@@ -873,6 +883,14 @@ class _Run:
         )
 
     def fixed_header(self) -> None:
+        try:
+            self._fixed_header()
+        except _Short as short:
+            # Below 24 bytes, ask for the whole fixed header at least, so ``needed`` only grows.
+            short.needed = max(short.needed, FIXED_HEADER_SIZE)
+            raise
+
+    def _fixed_header(self) -> None:
         p = self.p
         buf = p.buf
         have = bytes(buf[:4])
@@ -900,15 +918,15 @@ class _Run:
                 offset=4,
             )
         tensor_count = p.u64(8, "the tensor count")
-        kv_count = p.u64(16, "the metadata count")
-        if p.end < FIXED_HEADER_SIZE:  # pragma: no cover - u64 above already raised _Short
-            raise _Short(FIXED_HEADER_SIZE, "the header")
         if tensor_count > self.limits.max_tensor_count:
             raise LimitExceededError(
                 f"The model file is corrupt or not supported: it claims {tensor_count:,} tensors "
                 f"(the limit is {self.limits.max_tensor_count:,}).",
                 offset=8,
             )
+        if p.end < FIXED_HEADER_SIZE:
+            raise _Short(FIXED_HEADER_SIZE + tensor_count * _MIN_TENSOR_INFO_SIZE, "the header")
+        kv_count = p.u64(16, "the metadata count")
         if kv_count > self.limits.max_kv_count:
             raise LimitExceededError(
                 f"The model file is corrupt or not supported: it claims {kv_count:,} metadata "
@@ -927,8 +945,14 @@ class _Run:
             pos = self.pos
             what = f"metadata entry {i + 1} of {kv_count}"
             try:
-                key, vpos = p.string(pos, f"the key of {what}", self.limits.max_key_length)
+                try:
+                    key, vpos = p.string(pos, f"the key of {what}", self.limits.max_key_length)
+                except _Short as short:
+                    short.needed += 4 + _MIN_VALUE_SIZE  # the type tag and the smallest value
+                    raise
                 what = f"metadata '{key}'"
+                if vpos + 4 > p.end:
+                    raise _Short(vpos + 4 + _MIN_VALUE_SIZE, what)
                 vtype = p.value_type(vpos, what)
                 value, end = p.value(vpos + 4, vtype, what)
             except _Short as short:
