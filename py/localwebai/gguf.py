@@ -569,6 +569,20 @@ class _Short(Exception):
         self.what = what
 
 
+_UTF8_CHUNK: Final = 1 << 16
+
+
+def _decode_utf8(view: memoryview) -> None:
+    """Raise UnicodeDecodeError unless ``view`` is UTF-8; temporary memory stays O(64 KiB)."""
+    if len(view) <= _UTF8_CHUNK:
+        codecs.utf_8_decode(view, "strict", True)
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    for i in range(0, len(view), _UTF8_CHUNK):
+        decoder.decode(bytes(view[i : i + _UTF8_CHUNK]), False)
+    decoder.decode(b"", True)
+
+
 class _Parser:
     """Cursor-free reader over a buffer; every method takes and returns positions."""
 
@@ -725,15 +739,14 @@ class _Parser:
         with a non-ASCII length byte are checked one by one. On failure, find the culprit.
         """
         buf = self.buf
-        decode = codecs.utf_8_decode
         pos = start
         try:
             for prefix in odd_prefixes:
-                decode(buf[pos:prefix], "strict", True)
+                _decode_utf8(buf[pos:prefix])
                 (n,) = _U64.unpack_from(buf, prefix)
                 pos = prefix + 8 + n
-                decode(buf[prefix + 8 : pos], "strict", True)
-            decode(buf[pos:stop], "strict", True)
+                _decode_utf8(buf[prefix + 8 : pos])
+            _decode_utf8(buf[pos:stop])
             return
         except UnicodeDecodeError:
             pass
@@ -743,7 +756,7 @@ class _Parser:
             (n,) = _U64.unpack_from(buf, pos)
             pos += 8
             try:
-                decode(buf[pos : pos + n], "strict", True)
+                _decode_utf8(buf[pos : pos + n])
             except UnicodeDecodeError:
                 raise InvalidStringError(
                     f"The model file is corrupt: element {i} of {what} is not valid UTF-8 text.",
