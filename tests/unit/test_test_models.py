@@ -1,0 +1,110 @@
+"""The generated test models are the pinned ones; the native oracle belongs to this tiny model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import gguf
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+REFERENCE_JSON = Path(__file__).resolve().parents[1] / "data" / "tiny_llama_greedy.json"
+
+
+def load_script(name: str) -> ModuleType:
+    """Import scripts/<name>.py (registered under its own name so sibling imports resolve)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+mtm = load_script("make_test_models")
+native = load_script("native_reference")
+
+
+def raw_fields(path: Path, prefix: str) -> dict[str, tuple[list[int], list[bytes]]]:
+    """Metadata fields under `prefix` as (value types, raw value bytes)."""
+    reader = gguf.GGUFReader(path)
+    return {
+        key: ([int(t) for t in field.types], [bytes(field.parts[i]) for i in field.data])
+        for key, field in reader.fields.items()
+        if key.startswith(prefix)
+    }
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    """The committed native reference."""
+    return json.loads(REFERENCE_JSON.read_text(encoding="utf-8"))
+
+
+def test_tiny_llama_is_pinned(models_dir: Path) -> None:
+    assert mtm.sha256_file(models_dir / mtm.TINY_LLAMA_FILE) == mtm.TINY_LLAMA_SHA256
+
+
+def test_smollm2_is_pinned(models_dir: Path) -> None:
+    path = models_dir / mtm.SMOLLM2_FILE
+    assert path.is_file(), "run `python scripts/make_test_models.py`"
+    assert mtm.sha256_file(path) == mtm.SMOLLM2_SHA256
+
+
+@pytest.mark.parametrize("name", sorted(mtm.VOCAB_SHA256))
+def test_vocab_file_is_pinned(models_dir: Path, name: str) -> None:
+    path = models_dir / "vocab" / name
+    assert path.is_file(), "run `python scripts/make_test_models.py`"
+    assert mtm.sha256_file(path) == mtm.VOCAB_SHA256[name]
+
+
+def test_tiny_llama_tokenizer_is_the_vocab_files(models_dir: Path) -> None:
+    prefix = mtm.TOKENIZER_KEY_PREFIX
+    tiny = raw_fields(models_dir / mtm.TINY_LLAMA_FILE, prefix)
+    vocab = raw_fields(models_dir / "vocab" / mtm.TINY_LLAMA_VOCAB, prefix)
+    assert gguf.Keys.Tokenizer.LIST in tiny
+    assert tiny == vocab
+
+
+def test_tiny_llama_header(models_dir: Path) -> None:
+    reader = gguf.GGUFReader(models_dir / mtm.TINY_LLAMA_FILE)
+    shape = mtm.TINY_LLAMA_SHAPE
+    fields = {
+        key: field.contents()
+        for key, field in reader.fields.items()
+        if not key.startswith(mtm.TOKENIZER_KEY_PREFIX)
+    }
+    assert fields["general.architecture"] == "llama"
+    assert fields["general.name"] == mtm.TINY_LLAMA_NAME
+    assert fields["llama.block_count"] == shape.n_layer
+    assert fields["llama.embedding_length"] == shape.n_embd
+    assert fields["llama.attention.head_count"] == shape.n_head
+    assert fields["llama.attention.head_count_kv"] == shape.n_head_kv
+    assert fields["llama.feed_forward_length"] == shape.n_ff
+    assert fields["llama.context_length"] == shape.n_ctx_train
+    assert "tokenizer.chat_template" not in reader.fields
+    assert len(reader.tensors) == 2 + 9 * shape.n_layer  # token_embd, output_norm, 9 per block
+
+
+def test_reference_is_for_the_pinned_tiny_llama(reference: dict) -> None:
+    assert reference["model_file"] == mtm.TINY_LLAMA_FILE
+    assert reference["model_sha256"] == mtm.TINY_LLAMA_SHA256
+    assert reference["prompt"] == native.PROMPT
+    assert reference["n_predict"] == native.N_PREDICT
+
+
+def test_reference_is_self_consistent(models_dir: Path, reference: dict) -> None:
+    generated = reference["generated_token_ids"]
+    assert len(generated) == reference["n_predict"] or reference["stopped_at_eos"]
+    assert (reference["prompt_token_ids"][0] == reference["bos_token_id"]) == reference["add_bos"]
+    reader = gguf.GGUFReader(models_dir / "vocab" / mtm.TINY_LLAMA_VOCAB)
+    assert native.spm_pieces(reader, generated).decode("utf-8") == reference["generated_text"]
+    prompt_text = native.spm_pieces(reader, reference["prompt_token_ids"]).decode("utf-8")
+    assert prompt_text == " " + reference["prompt"]  # SPM's space prefix, BOS renders empty
+    assert len(set(generated)) > len(generated) // 2, "greedy output collapsed to a loop"
