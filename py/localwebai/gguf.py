@@ -22,6 +22,11 @@ GGUF file whose header (magic through last tensor info) is ``H`` bytes long:
   cannot fit raises :class:`TruncatedError` instead; pass ``file_size=len(data)`` to say that
   ``data`` is the whole file.
 
+``needed`` is a lower bound: inside a 150k-string vocabulary it counts 8 bytes per string still
+to come, so fetching exactly ``needed`` each time takes 20 to 70 rounds for a big vocabulary.
+Over a network, fetch ``max(needed, 2 * len(data))`` instead (as :func:`read_header` does):
+a few rounds from a 1 MiB first read.
+
 Every problem with the bytes raises a subclass of :class:`localwebai.errors.GGUFError` with a
 message for the user; limits (:class:`Limits`) bound every count and length, and nothing is
 allocated for a length before the bytes behind it are present. Big arrays (a 150k-token vocab)
