@@ -49,3 +49,24 @@ class ContextFullError(EngineError):
 
 class ModelNotLoadedError(EngineError):
     """An operation needs a loaded model and none is loaded."""
+
+
+def from_engine_error(name: str, kind: str | None, message: str) -> LocalWebAIError:
+    """Translate a wllama error (its class name, its ``type`` field, its message) to our tree."""
+    if name in ("AbortError", "WllamaAbortError"):
+        return AbortedError("Stopped.")
+    if kind == "kv_cache_full":
+        return ContextFullError(
+            "The conversation no longer fits in the model's context window. "
+            "Start a new chat or load the model with a larger context."
+        )
+    if kind == "model_not_loaded":
+        return ModelNotLoadedError("No model is loaded yet: load one first.")
+    if kind == "load_error":
+        return ModelLoadError(f"The engine could not load this model: {message}")
+    if name in ("RuntimeError", "WllamaRuntimeError"):
+        return EngineError(
+            f"The engine hit an internal error and stopped this reply ({message}). "
+            "The model stays loaded: try again, or reload it if this repeats."
+        )
+    return EngineError(f"The engine failed: {message}")

@@ -1,0 +1,100 @@
+"""What the browser offers the engine, and the choices that follow from it (threads, backend)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WebGPUInfo:
+    """Result of asking the browser for a WebGPU adapter."""
+
+    available: bool
+    fallback: bool = False
+    shader_f16: bool = False
+    description: str = ""
+    reason: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """llama.cpp's WebGPU backend needs a real (non-fallback) adapter with shader-f16."""
+        return self.available and not self.fallback and self.shader_f16
+
+    @property
+    def why_not(self) -> str:
+        """Why the GPU will not be used (empty when it will)."""
+        if not self.available:
+            return self.reason or "no WebGPU adapter"
+        if self.fallback:
+            return "only a software (fallback) adapter"
+        if not self.shader_f16:
+            return "adapter lacks shader-f16"
+        return ""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A snapshot of the browser's capabilities (filled by the binding layer's probe)."""
+
+    cross_origin_isolated: bool
+    shared_array_buffer: bool
+    hardware_concurrency: int
+    simd: bool
+    jspi: bool
+    memory64: bool
+    webgpu: WebGPUInfo = field(default_factory=lambda: WebGPUInfo(available=False))
+    device_memory_gib: float | None = None
+
+    @classmethod
+    def from_probe(cls, probe: dict[str, Any]) -> Environment:
+        """Build from the plain dict that ``glue.js`` ``probeEnvironment()`` returns."""
+        gpu = probe.get("webgpu") or {}
+        return cls(
+            cross_origin_isolated=bool(probe.get("crossOriginIsolated")),
+            shared_array_buffer=bool(probe.get("sharedArrayBuffer")),
+            hardware_concurrency=max(1, int(probe.get("hardwareConcurrency") or 1)),
+            simd=bool(probe.get("simd")),
+            jspi=bool(probe.get("jspi")),
+            memory64=bool(probe.get("memory64")),
+            webgpu=WebGPUInfo(
+                available=bool(gpu.get("available")),
+                fallback=bool(gpu.get("fallback")),
+                shader_f16=bool(gpu.get("shaderF16")),
+                description=str(gpu.get("description") or ""),
+                reason=str(gpu.get("reason") or ""),
+            ),
+            device_memory_gib=probe.get("deviceMemoryGiB"),
+        )
+
+    @property
+    def can_use_threads(self) -> bool:
+        return self.cross_origin_isolated and self.shared_array_buffer
+
+    @property
+    def threads(self) -> int:
+        """All cores when the page is isolated (wllama's own default is half), else 1."""
+        return self.hardware_concurrency if self.can_use_threads else 1
+
+    @property
+    def backend(self) -> str:
+        return "WebGPU" if self.webgpu.usable else "CPU"
+
+    @property
+    def gpu_layers(self) -> int:
+        """Layers to offload: all when the GPU is usable, none otherwise (skips WebGPU init)."""
+        return 999 if self.webgpu.usable else 0
+
+    def summary(self) -> str:
+        """One line for the page header."""
+        isolation = "cross-origin isolated" if self.cross_origin_isolated else "not isolated"
+        backend = self.backend
+        if not self.webgpu.usable:
+            backend += f" (WebGPU unused: {self.webgpu.why_not})"
+        parts = [
+            f"{self.threads} thread{'s' if self.threads != 1 else ''}",
+            isolation,
+            "SIMD" if self.simd else "no SIMD",
+            backend,
+        ]
+        return " · ".join(parts)
