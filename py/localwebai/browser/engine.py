@@ -1,0 +1,151 @@
+"""wllama (llama.cpp in WebAssembly, running in its own Web Worker) behind a small async API."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import js
+from pyodide.ffi import JsException, create_proxy, jsnull
+
+from ..errors import AbortedError, LocalWebAIError, ModelNotLoadedError, from_engine_error
+from ..generation import GenerationResult, StopReason, Timings, stop_reason_from_finish
+from ..params import GenerationParams, LoadParams
+from .jsinterop import error_fields, field, glue, to_js_object
+
+OnText = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the engine reports after loading a model."""
+
+    threads: int
+    multithread: bool
+    chat_template: str | None
+
+
+def _engine_error(error: JsException) -> LocalWebAIError:
+    return from_engine_error(*error_fields(error))
+
+
+class WllamaEngine:
+    """One model at a time; a fresh wllama instance (and worker) per load."""
+
+    def __init__(self) -> None:
+        self._wllama: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._wllama is not None and bool(self._wllama.isModelLoaded())
+
+    async def load(self, blob: Any, params: LoadParams) -> EngineInfo:
+        """Load the model from a Blob (bytes are read lazily by the worker, never copied here)."""
+        await self.unload()
+        self._wllama = glue.createWllama()
+        try:
+            await self._wllama.loadModel(js.Array.of(blob), to_js_object(params.to_wllama()))
+        except JsException as error:
+            await self.unload()
+            raise _engine_error(error) from None
+        template = self._wllama.getChatTemplate()
+        return EngineInfo(
+            threads=int(self._wllama.getNumThreads()),
+            multithread=bool(self._wllama.isMultithread()),
+            chat_template=None if template is None or template is jsnull else str(template),
+        )
+
+    async def unload(self) -> None:
+        """Free the model and end the worker; safe to call at any time."""
+        wllama, self._wllama = self._wllama, None
+        if wllama is not None:
+            with contextlib.suppress(JsException):  # the worker is gone either way
+                await wllama.exit()
+
+    async def chat(
+        self, messages: list[dict[str, str]], params: GenerationParams, signal: Any, on_text: OnText
+    ) -> GenerationResult:
+        """Stream a chat reply (the model's own chat template applies)."""
+        options = {"messages": messages, "stream": True, **params.to_wllama()}
+        return await self._stream("createChatCompletion", options, signal, on_text, _chat_delta)
+
+    async def complete(
+        self, prompt: str, params: GenerationParams, signal: Any, on_text: OnText
+    ) -> GenerationResult:
+        """Stream a raw text completion of ``prompt``."""
+        options = {"prompt": prompt, "stream": True, **params.to_wllama()}
+        return await self._stream("createCompletion", options, signal, on_text, _raw_text)
+
+    async def _stream(
+        self,
+        method: str,
+        options: dict[str, Any],
+        signal: Any,
+        on_text: OnText,
+        text_of: Callable[[Any], str],
+    ) -> GenerationResult:
+        if not self.loaded:
+            raise ModelNotLoadedError("No model is loaded yet: load one first.")
+        started = js.performance.now()
+        first_token_ms: float | None = None
+        pieces: list[str] = []
+        chunks = 0
+        finish: str | None = None
+        timings: Any = None
+
+        def on_data(chunk: Any) -> None:
+            nonlocal chunks, first_token_ms, finish, timings
+            chunks += 1
+            choices = field(chunk, "choices")
+            choice = choices[0] if choices is not None and choices.length else None
+            piece = text_of(choice) if choice is not None else ""
+            if piece:
+                if first_token_ms is None:
+                    first_token_ms = js.performance.now() - started
+                pieces.append(piece)
+                on_text(piece)
+            if choice is not None and field(choice, "finish_reason"):
+                finish = str(choice.finish_reason)
+            if field(chunk, "timings") is not None:
+                timings = chunk.timings.to_py()
+
+        callback = create_proxy(on_data)
+        js_options = to_js_object(options)
+        js_options.abortSignal = signal
+        js_options.onData = callback
+        try:
+            await getattr(self._wllama, method)(js_options)
+            stop = stop_reason_from_finish(finish)
+        except JsException as error:
+            mapped = _engine_error(error)
+            if not isinstance(mapped, AbortedError):
+                raise mapped from None
+            stop = StopReason.ABORTED
+        finally:
+            callback.destroy()
+        if timings is None and first_token_ms is not None:
+            # wllama sends no timings for an aborted reply: count what streamed in ourselves
+            timings = Timings(
+                generated_tokens=len(pieces),
+                generation_ms=js.performance.now() - started - first_token_ms,
+            )
+        return GenerationResult(
+            text="".join(pieces),
+            stop_reason=stop,
+            timings=timings if isinstance(timings, Timings) else Timings.from_engine(timings),
+            chunks=chunks,
+            first_token_ms=first_token_ms,
+        )
+
+
+def _chat_delta(choice: Any) -> str:
+    delta = field(choice, "delta")
+    content = None if delta is None else field(delta, "content")
+    return "" if content is None else str(content)
+
+
+def _raw_text(choice: Any) -> str:
+    text = field(choice, "text")
+    return "" if text is None else str(text)
