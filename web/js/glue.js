@@ -1,0 +1,91 @@
+// Thin JS glue for the Python UI. Only what must be JS lives here:
+//  - streaming a model download into a Blob (model bytes never pass through Python),
+//  - feature probes that need JS-only APIs (wasm validation, WebGPU adapter),
+//  - constructing wllama with our vendored wasm and no CDN fallback.
+// Everything else (decisions, errors, UI) is Python: see py/localwebai/browser/.
+import { Wllama } from "../vendor/wllama/index.js";
+
+const PROGRESS_INTERVAL_MS = 100;
+const WLLAMA_WASM = new URL("../wasm/wllama.wasm", import.meta.url).href;
+
+// Smallest modules using one feature each; WebAssembly.validate tells if the engine has it.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0,
+  253, 15, 253, 98, 11,
+]);
+
+/** A new wllama instance using our vendored wasm; the compat build is never fetched from a CDN. */
+export function createWllama() {
+  const wllama = new Wllama({ default: WLLAMA_WASM }, { suppressNativeLog: true });
+  wllama.setCompat(null);
+  return wllama;
+}
+
+function hasMemory64() {
+  try {
+    new WebAssembly.Memory({ address: "i64", initial: 1n });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function probeWebGPU() {
+  if (!navigator.gpu) return { available: false, reason: "navigator.gpu is absent" };
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) return { available: false, reason: "no WebGPU adapter" };
+    const info = adapter.info || {};
+    return {
+      available: true,
+      fallback: Boolean(adapter.isFallbackAdapter ?? info.isFallbackAdapter),
+      shaderF16: adapter.features.has("shader-f16"),
+      description: [info.vendor, info.architecture, info.description].filter(Boolean).join(" "),
+    };
+  } catch (error) {
+    return { available: false, reason: String(error) };
+  }
+}
+
+/** What this browser offers the engine: threads, SIMD, JSPI, memory64, WebGPU. */
+export async function probeEnvironment() {
+  return {
+    crossOriginIsolated: Boolean(globalThis.crossOriginIsolated),
+    sharedArrayBuffer: typeof SharedArrayBuffer !== "undefined",
+    hardwareConcurrency: navigator.hardwareConcurrency || 1,
+    deviceMemoryGiB: navigator.deviceMemory ?? null,
+    simd: WebAssembly.validate(SIMD_PROBE),
+    jspi: Boolean(WebAssembly.Suspending),
+    memory64: hasMemory64(),
+    webgpu: await probeWebGPU(),
+  };
+}
+
+/**
+ * Download `url` into a Blob, reporting (received, total) as bytes arrive.
+ * Resolves to {ok: true, blob} or {ok: false, status, statusText} for an HTTP error;
+ * rejects on network failure or abort (the AbortSignal's reason).
+ */
+export async function fetchBlob(url, { signal, onProgress } = {}) {
+  const response = await fetch(url, { signal });
+  if (!response.ok) return { ok: false, status: response.status, statusText: response.statusText };
+  const total = Number(response.headers.get("Content-Length")) || 0;
+  const reader = response.body.getReader();
+  const parts = [];
+  let received = 0;
+  let reported = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    received += value.byteLength;
+    const now = performance.now();
+    if (now - reported >= PROGRESS_INTERVAL_MS) {
+      reported = now;
+      onProgress?.(received, total);
+    }
+  }
+  onProgress?.(received, total);
+  const type = response.headers.get("Content-Type") || "application/octet-stream";
+  return { ok: true, blob: new Blob(parts, { type }) };
+}
