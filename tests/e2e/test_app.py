@@ -1,0 +1,191 @@
+"""The app in real Chromium: real Pyodide, real wllama wasm, real models served by serve.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+import serve
+
+REFERENCE = Path(__file__).resolve().parent.parent / "data" / "tiny_llama_greedy.json"
+TINY = "tiny-llama.gguf"
+SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LOAD_TIMEOUT_MS = 60_000
+REPLY_TIMEOUT_MS = 120_000
+
+
+def load_by_url(page: Page, url: str) -> None:
+    page.fill("#model-url", url)
+    page.click("#load-url")
+
+
+def wait_model_ready(page: Page) -> None:
+    page.wait_for_selector("body[data-state=model-ready]", timeout=LOAD_TIMEOUT_MS)
+
+
+def set_generation(page: Page, mode: str, temperature: float, max_tokens: int) -> None:
+    page.select_option("#mode", mode)
+    page.fill("#temperature", str(temperature))
+    page.fill("#max-tokens", str(max_tokens))
+
+
+def send(page: Page, prompt: str) -> None:
+    page.fill("#prompt", prompt)
+    page.click("#send")
+
+
+def wait_reply(page: Page, index: int = 0) -> dict:
+    """Wait until assistant reply number ``index`` (from 0) exists and has finished."""
+    selector = "#messages li.assistant"
+    page.wait_for_function(
+        """([selector, index]) => {
+            const replies = document.querySelectorAll(selector);
+            const reply = replies[index];
+            return reply && (reply.dataset.stopReason || reply.classList.contains('failed'));
+        }""",
+        arg=[selector, index],
+        timeout=REPLY_TIMEOUT_MS,
+    )
+    return page.evaluate(
+        """([selector, index]) => {
+            const replies = document.querySelectorAll(selector);
+            const reply = replies[index];
+            return {
+                text: reply.firstChild ? reply.firstChild.textContent : "",
+                stopReason: reply.dataset.stopReason || null,
+                chunks: Number(reply.dataset.chunks || 0),
+                stats: reply.querySelector('.stats')?.textContent || "",
+            };
+        }""",
+        [selector, index],
+    )
+
+
+def error_text(page: Page) -> str:
+    expect(page.locator("#error")).to_be_visible()
+    return page.inner_text("#error")
+
+
+def test_shell_shows_before_python_then_boots_isolated(page: Page, app_server: serve.AppServer):
+    page.goto(app_server.url, wait_until="domcontentloaded")
+    assert page.inner_text("#status") == "starting Python…"
+    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
+    assert page.evaluate("crossOriginIsolated") is True
+    cores = page.evaluate("navigator.hardwareConcurrency")
+    environment = page.inner_text("#environment")
+    assert environment.startswith(f"{cores} thread")
+    assert "cross-origin isolated" in environment and "SIMD" in environment
+    assert "Python ready in" in page.inner_text("#status")
+    # the server's models are offered
+    expect(page.locator("button.server-model", has_text=TINY)).to_be_visible()
+
+
+def test_tiny_model_by_url_matches_native_greedy_tokens(app_page: Page):
+    reference = json.loads(REFERENCE.read_text())
+    load_by_url(app_page, f"/models/{TINY}")
+    wait_model_ready(app_page)
+    metadata = app_page.inner_text("#model-metadata")
+    assert "llama" in metadata
+    set_generation(app_page, "complete", 0, reference["n_predict"])
+    send(app_page, reference["prompt"])
+    reply = wait_reply(app_page)
+    assert reply["text"] == reference["generated_text"]
+    assert reply["stopReason"] in ("length", "end")
+
+
+def test_load_local_file_and_stream_several_chunks(app_page: Page, models_dir: Path):
+    app_page.set_input_files("#file-input", str(models_dir / TINY))
+    wait_model_ready(app_page)
+    engine = app_page.inner_text("#model-metadata [data-field=engine]")
+    cores = app_page.evaluate("navigator.hardwareConcurrency")
+    assert engine.startswith(f"{cores} thread(s)")
+    # count how often the reply's text grows while it streams in
+    app_page.evaluate(
+        """() => {
+            window.__textUpdates = 0;
+            new MutationObserver(() => window.__textUpdates++).observe(
+                document.getElementById('messages'),
+                {subtree: true, characterData: true, childList: true});
+        }"""
+    )
+    set_generation(app_page, "complete", 0.8, 64)
+    send(app_page, "The weather today is")
+    reply = wait_reply(app_page)
+    assert reply["chunks"] >= 5
+    assert app_page.evaluate("window.__textUpdates") >= 5
+    assert "tokens/s" in reply["stats"]
+
+
+def test_stop_ends_long_generation_and_next_prompt_works(app_page: Page):
+    load_by_url(app_page, f"/models/{TINY}")
+    wait_model_ready(app_page)
+    # greedy: deterministic, and the random model's sampled output can hit byte tokens that
+    # crash wllama's UTF-8 handling (see the engine error mapping), which would end it early
+    set_generation(app_page, "complete", 0, 4000)
+    send(app_page, "Once upon a time")
+    app_page.wait_for_function(
+        "document.querySelector('#messages li.assistant')?.textContent.length > 20"
+    )
+    app_page.click("#stop")
+    stopped = wait_reply(app_page, 0)
+    assert stopped["stopReason"] == "aborted"
+    assert "stopped: aborted" in stopped["stats"]
+    set_generation(app_page, "complete", 0, 8)
+    send(app_page, "Hello")
+    again = wait_reply(app_page, 1)
+    assert again["stopReason"] in ("length", "end")
+    assert again["text"]
+
+
+def test_cancel_during_load_leaves_app_usable(app_page: Page):
+    cdp = app_page.context.new_cdp_session(app_page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": 2_000_000, "uploadThroughput": -1},
+    )
+    load_by_url(app_page, f"/models/{SMOLLM2}")
+    app_page.wait_for_function("document.getElementById('load-progress').value > 0")
+    app_page.click("#cancel-load")
+    assert "cancelled" in error_text(app_page).lower()
+    app_page.wait_for_selector("body[data-state=ready]")
+    expect(app_page.locator("#load-panel")).to_be_hidden()
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    load_by_url(app_page, f"/models/{TINY}")
+    wait_model_ready(app_page)
+    expect(app_page.locator("#error")).to_be_hidden()
+
+
+def test_non_gguf_file_gives_clear_message(app_page: Page, tmp_path: Path):
+    fake = tmp_path / "holiday-photo.gguf"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4096))
+    app_page.set_input_files("#file-input", str(fake))
+    message = error_text(app_page)
+    assert "not a GGUF model" in message
+    app_page.wait_for_selector("body[data-state=ready]")
+    expect(app_page.locator("#send")).to_be_disabled()
+
+
+def test_404_url_gives_clear_message(app_page: Page):
+    load_by_url(app_page, "/models/no-such-model.gguf")
+    message = error_text(app_page)
+    assert "404" in message and "no-such-model.gguf" in message
+    app_page.wait_for_selector("body[data-state=ready]")
+
+
+@pytest.mark.slow
+def test_smollm2_knows_the_capital_of_france(app_page: Page):
+    app_page.click(f"button.server-model:has-text('{SMOLLM2}')")
+    wait_model_ready(app_page)
+    metadata = app_page.inner_text("#model-metadata")
+    assert "llama" in metadata
+    set_generation(app_page, "chat", 0, 32)
+    send(app_page, "What is the capital of France?")
+    reply = wait_reply(app_page)
+    assert "Paris" in reply["text"]
