@@ -156,8 +156,9 @@ class FileRecord:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> FileRecord:
         patch = PatchRecord(**d["patch"]) if d.get("patch") else None
-        return cls(d["path"], d["source"], d["sha256"], int(d["size"]), d.get("role", "runtime"),
-                   patch)
+        return cls(
+            d["path"], d["source"], d["sha256"], int(d["size"]), d.get("role", "runtime"), patch
+        )
 
 
 @dataclass
@@ -317,11 +318,7 @@ def check(root: Path = REPO_ROOT, lock_path: Path | None = None) -> list[str]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [f"{lock_path}: cannot load ({exc})"]
     records = lock.files()
-    return (
-        verify_files(root, records)
-        + find_unlisted(root, records)
-        + verify_pyodide_lock(root)
-    )
+    return verify_files(root, records) + find_unlisted(root, records) + verify_pyodide_lock(root)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,8 +362,22 @@ def pip_download(name: str, version: str, python: str, tmp: Path) -> Path:
     """`pip download` one pure-Python wheel for the given Python version into `tmp`."""
     dest = tmp / "wheels"
     dest.mkdir()
-    run([sys.executable, "-m", "pip", "download", "--no-deps", "--python-version", python,
-         "--only-binary=:all:", "--dest", str(dest), f"{name}=={version}"], tmp)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--python-version",
+            python,
+            "--only-binary=:all:",
+            "--dest",
+            str(dest),
+            f"{name}=={version}",
+        ],
+        tmp,
+    )
     wheels = list(dest.glob("*.whl"))
     if len(wheels) != 1:
         raise SystemExit(f"expected one wheel for {name}=={version}, got {wheels}")
@@ -392,8 +403,7 @@ def extract(tarball: Path, picks: list[Pick]) -> list[tuple[Pick, str, bytes]]:
                 continue
             prefix = pick.source.rstrip("/") + "/"
             found = sorted(
-                n for n in members
-                if n.startswith(prefix) and not n.endswith(pick.exclude_suffixes)
+                n for n in members if n.startswith(prefix) and not n.endswith(pick.exclude_suffixes)
             )
             if not found:
                 raise SystemExit(f"{tarball.name}: nothing under {prefix}")
@@ -405,7 +415,7 @@ def extract(tarball: Path, picks: list[Pick]) -> list[tuple[Pick, str, bytes]]:
 def tree_dest(pick: Pick, source: str) -> str:
     if not pick.tree:
         return pick.dest
-    return f"{pick.dest}/{source[len(pick.source.rstrip('/')) + 1:]}"
+    return f"{pick.dest}/{source[len(pick.source.rstrip('/')) + 1 :]}"
 
 
 def patch_pyodide_lock(data: bytes, wheel_name: str, wheel_sha256: str) -> tuple[bytes, dict]:
@@ -446,13 +456,15 @@ def wheel_licence(wheel: Path) -> tuple[str, str | None, str, bytes]:
             if len(set(known)) != 1:
                 raise SystemExit(f"{wheel.name}: cannot tell the licence from {classifiers}")
             licence, declared = known[0], classifiers[0]
-        lic_name = next(n for n in zf.namelist()
-                        if n.startswith(meta_name.rsplit("/", 1)[0] + "/licenses/"))
+        lic_name = next(
+            n for n in zf.namelist() if n.startswith(meta_name.rsplit("/", 1)[0] + "/licenses/")
+        )
         return licence, declared, lic_name, zf.read(lic_name)
 
 
-def record(path: str, source: str, data: bytes, role: str = "runtime",
-           patch: PatchRecord | None = None) -> FileRecord:
+def record(
+    path: str, source: str, data: bytes, role: str = "runtime", patch: PatchRecord | None = None
+) -> FileRecord:
     return FileRecord(path, source, sha256_bytes(data), len(data), role, patch)
 
 
@@ -474,8 +486,15 @@ def recreate(root: Path = REPO_ROOT) -> Lock:
                 fh = tar.extractfile("package/package.json")
                 assert fh is not None
                 declared = json.load(fh)["license"]
-            pkg = PackageRecord(name, "npm", version, spdx(declared), tarball.name, integrity,
-                                licence_declared=None if spdx(declared) == declared else declared)
+            pkg = PackageRecord(
+                name,
+                "npm",
+                version,
+                spdx(declared),
+                tarball.name,
+                integrity,
+                licence_declared=None if spdx(declared) == declared else declared,
+            )
             for pick, source, data in extract(tarball, picks):
                 dest = tree_dest(pick, source)
                 rec = record(dest, source, data, pick.role)
@@ -491,15 +510,24 @@ def recreate(root: Path = REPO_ROOT) -> Lock:
         lock_json = json.loads(pyodide_lock)
         entry = lock_json["packages"]["micropip"]
         if entry["version"] != MICROPIP_VERSION:
-            raise SystemExit(f"pyodide-lock.json names micropip {entry['version']}, "
-                             f"MICROPIP_VERSION is {MICROPIP_VERSION}")
+            raise SystemExit(
+                f"pyodide-lock.json names micropip {entry['version']}, "
+                f"MICROPIP_VERSION is {MICROPIP_VERSION}"
+            )
         python = ".".join(lock_json["info"]["python"].split(".")[:2])
         wheel = pip_download("micropip", MICROPIP_VERSION, python, tmp)
         wheel_bytes = wheel.read_bytes()
         wheel_sha = sha256_bytes(wheel_bytes)
         licence, declared, lic_source, lic_bytes = wheel_licence(wheel)
-        micropip = PackageRecord("micropip", "pypi", MICROPIP_VERSION, licence, wheel.name,
-                                 f"sha256-{wheel_sha}", licence_declared=declared)
+        micropip = PackageRecord(
+            "micropip",
+            "pypi",
+            MICROPIP_VERSION,
+            licence,
+            wheel.name,
+            f"sha256-{wheel_sha}",
+            licence_declared=declared,
+        )
         wheel_dest = f"{PYODIDE_DIR}/{entry['file_name']}"
         micropip.files.append(record(wheel_dest, wheel.name, wheel_bytes))
         micropip.files.append(record(f"{PYODIDE_DIR}/LICENSE", lic_source, lic_bytes, "licence"))
@@ -509,10 +537,14 @@ def recreate(root: Path = REPO_ROOT) -> Lock:
         packages.append(micropip)
 
         patched, changes = patch_pyodide_lock(pyodide_lock, entry["file_name"], wheel_sha)
-        patched_rec = record(PYODIDE_LOCK, pyodide_lock_record.source, patched,
-                             patch=PatchRecord(pyodide_lock_record.sha256,
-                                               pyodide_lock_record.size,
-                                               MICROPIP_PATCH_REASON, changes))
+        patched_rec = record(
+            PYODIDE_LOCK,
+            pyodide_lock_record.source,
+            patched,
+            patch=PatchRecord(
+                pyodide_lock_record.sha256, pyodide_lock_record.size, MICROPIP_PATCH_REASON, changes
+            ),
+        )
         idx = pyodide_record.files.index(pyodide_lock_record)
         pyodide_record.files[idx] = patched_rec
         outputs[PYODIDE_LOCK] = patched
@@ -531,8 +563,10 @@ def _compare_integrity(old: Lock, new: list[PackageRecord]) -> None:
     for pkg in new:
         was = before.get((pkg.name, pkg.version))
         if was is not None and was != pkg.integrity:
-            raise SystemExit(f"{pkg.name}@{pkg.version}: registry integrity {pkg.integrity} != "
-                             f"{was} in {LOCK_NAME}; delete the lock to accept the new archive")
+            raise SystemExit(
+                f"{pkg.name}@{pkg.version}: registry integrity {pkg.integrity} != "
+                f"{was} in {LOCK_NAME}; delete the lock to accept the new archive"
+            )
 
 
 def _write_outputs(root: Path, outputs: dict[str, bytes], old: Lock | None) -> None:
@@ -553,8 +587,9 @@ def _write_outputs(root: Path, outputs: dict[str, bytes], old: Lock | None) -> N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="verify the vendored files against the lock, offline")
+    parser.add_argument(
+        "--check", action="store_true", help="verify the vendored files against the lock, offline"
+    )
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root: Path = args.root.resolve()

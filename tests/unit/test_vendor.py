@@ -48,8 +48,9 @@ def test_committed_files_pass_the_check() -> None:
 
 
 def test_check_command_exits_zero() -> None:
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert "OK" in proc.stdout
 
@@ -59,8 +60,12 @@ def test_lock_covers_packages_licences_and_patch(lock) -> None:
     assert set(by_name) == {"@wllama/wllama", "pyodide", "@pyscript/core", "micropip"}
     assert all(p.integrity.startswith(("sha512-", "sha256-")) for p in lock.packages)
     paths = {f.path for f in lock.files()}
-    assert {"web/vendor/wllama/LICENCE", "wasm/LICENCE.wllama", "web/vendor/pyodide/LICENSE",
-            "web/vendor/pyscript/LICENSE"} <= paths
+    assert {
+        "web/vendor/wllama/LICENCE",
+        "wasm/LICENCE.wllama",
+        "web/vendor/pyodide/LICENSE",
+        "web/vendor/pyscript/LICENSE",
+    } <= paths
     assert not any(p.endswith(".map") for p in paths)
     patched = [f for f in lock.files() if f.patch is not None]
     assert [f.path for f in patched] == [vendor.PYODIDE_LOCK]
@@ -86,8 +91,7 @@ def test_wrong_size_and_missing_are_reported(tmp_path: Path, lock) -> None:
     assert vendor.verify_files(tmp_path, [rec]) == [f"{rec.path}: missing"]
 
 
-def test_full_check_on_a_copy_finds_extra_file_and_bad_pyodide_lock(tmp_path: Path,
-                                                                    lock) -> None:
+def test_full_check_on_a_copy_finds_extra_file_and_bad_pyodide_lock(tmp_path: Path, lock) -> None:
     root = _copy_tree(tmp_path, lock)
     assert vendor.check(root) == []
 
@@ -102,15 +106,29 @@ def test_full_check_on_a_copy_finds_extra_file_and_bad_pyodide_lock(tmp_path: Pa
     assert any(p.startswith(f"{vendor.PYODIDE_LOCK}: sha256") for p in problems)
     assert any("micropip sha256" in p for p in problems)
 
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--check", "--root", str(root)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "core.js.map" in proc.stderr
 
 
 def test_patch_pyodide_lock_is_minimal() -> None:
-    upstream = json.dumps({"info": {}, "packages": {"micropip": {
-        "file_name": "micropip-1-py3-none-any.whl", "sha256": "aa", "version": "1"}}}).encode()
+    upstream = json.dumps(
+        {
+            "info": {},
+            "packages": {
+                "micropip": {
+                    "file_name": "micropip-1-py3-none-any.whl",
+                    "sha256": "aa",
+                    "version": "1",
+                }
+            },
+        }
+    ).encode()
     patched, changes = vendor.patch_pyodide_lock(upstream, "micropip-1-py3-none-any.whl", "bb")
     assert patched == upstream.replace(b'"aa"', b'"bb"')
     assert changes == {"packages.micropip.sha256": {"from": "aa", "to": "bb"}}
