@@ -3,11 +3,15 @@ that may only talk to that server (any other request fails the test)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import gguf
+import numpy as np
 import pytest
 
 import serve
@@ -24,6 +28,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+OVERSIZED_MODEL = "oversized-llama.gguf"
+OVERSIZED_WEIGHTS_SHAPE = (4096, 393_216)  # F32: 6 GiB of weights, more than wasm's 4 GiB
 PYTHON_BOOT_TIMEOUT_MS = 60_000
 
 
@@ -35,10 +41,51 @@ def models_dir() -> Path:
     return MODELS_DIR
 
 
+def write_oversized_model(path: Path) -> None:
+    """A real GGUF header claiming 6 GiB of weights; the data is a sparse hole (no disk used)."""
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name("Oversized header-only llama")
+    writer.add_context_length(4096)
+    writer.add_block_count(32)
+    writer.add_embedding_length(4096)
+    writer.add_feed_forward_length(11008)
+    writer.add_head_count(32)
+    nbytes = OVERSIZED_WEIGHTS_SHAPE[0] * OVERSIZED_WEIGHTS_SHAPE[1] * 4
+    writer.add_tensor_info(
+        "token_embd.weight", OVERSIZED_WEIGHTS_SHAPE, np.dtype(np.float32), nbytes
+    )
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    writer.close()
+    with path.open("r+b") as f:
+        data_start = -(-f.seek(0, os.SEEK_END) // 32) * 32
+        f.truncate(data_start + nbytes)
+
+
 @pytest.fixture(scope="session")
-def app_server(models_dir: Path) -> Iterator[serve.AppServer]:
+def served_models_dir(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the test server lists: the test models (hard links) plus the oversized header."""
+    served = tmp_path_factory.mktemp("served-models")
+    for model in models_dir.glob("*.gguf"):
+        try:
+            os.link(model, served / model.name)
+        except OSError:
+            shutil.copy2(model, served / model.name)
+    write_oversized_model(served / OVERSIZED_MODEL)
+    return served
+
+
+@pytest.fixture(scope="session")
+def oversized_model(served_models_dir: Path) -> str:
+    """Name of the served model whose header claims more memory than a tab has."""
+    return OVERSIZED_MODEL
+
+
+@pytest.fixture(scope="session")
+def app_server(served_models_dir: Path) -> Iterator[serve.AppServer]:
     """serve.py in a thread on a free port, serving the test models under /models/."""
-    server = serve.make_server(port=0, models_dir=models_dir, quiet=True)
+    server = serve.make_server(port=0, models_dir=served_models_dir, quiet=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server

@@ -27,6 +27,10 @@ class NetworkError(ModelSourceError):
     """The connection failed or dropped while fetching the model."""
 
 
+class ModelTooLargeError(LocalWebAIError):
+    """The model (weights + KV cache + compute buffers) would not fit in the tab's memory."""
+
+
 class AbortedError(LocalWebAIError):
     """The user cancelled the operation (load or generation)."""
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from localwebai.gguf import FIRST_READ_SIZE, read_header_file
 from playwright.sync_api import Page, expect
 
 import serve
@@ -189,3 +190,48 @@ def test_smollm2_knows_the_capital_of_france(app_page: Page):
     send(app_page, "What is the capital of France?")
     reply = wait_reply(app_page)
     assert "Paris" in reply["text"]
+
+
+def served_bytes(server: serve.AppServer, name: str) -> list[serve.LoggedRequest]:
+    return [e for e in server.request_log if e.path == f"/models/{name}"]
+
+
+def test_inspect_reads_only_the_header(app_page: Page, app_server: serve.AppServer):
+    before = len(served_bytes(app_server, SMOLLM2))
+    app_page.fill("#model-url", f"/models/{SMOLLM2}")
+    app_page.click("#inspect-url")
+    app_page.wait_for_selector("body[data-state=inspected]", timeout=LOAD_TIMEOUT_MS)
+    expect(app_page.locator("#load-inspected")).to_be_visible()
+    assert app_page.inner_text("[data-field=architecture]") == "llama"
+    assert app_page.inner_text("[data-field=parameters]").startswith("134.5")
+    assert app_page.inner_text("[data-field='chat template']") == "yes"
+    template = app_page.evaluate("document.getElementById('chat-template').textContent")
+    assert "<|im_start|>" in template
+    assert "fits" in app_page.inner_text("#memory-estimate")
+    assert int(app_page.inner_text("#metadata-count")) > 20
+    requests = served_bytes(app_server, SMOLLM2)[before:]
+    size = (app_server.models_dir / SMOLLM2).stat().st_size
+    header_size = read_header_file(app_server.models_dir / SMOLLM2).header_size
+    assert requests and all(r.status == 206 and r.range for r in requests)
+    read = sum(r.bytes_sent for r in requests)
+    # the header alone is 1.8 % of SmolLM2: reads double, so at most about twice the header
+    assert header_size <= read <= 2 * header_size and read / size < 0.025
+    # Load after Inspect reuses the parsed header and downloads the model once
+    app_page.click("#load-inspected")
+    wait_model_ready(app_page)
+    full = [r for r in served_bytes(app_server, SMOLLM2)[before:] if r.range is None]
+    assert [r.bytes_sent for r in full] == [size]
+
+
+def test_model_too_large_for_wasm_is_refused_before_download(
+    app_page: Page, app_server: serve.AppServer, oversized_model: str
+):
+    app_page.fill("#model-url", f"/models/{oversized_model}")
+    app_page.click("#load-url")
+    message = error_text(app_page)
+    assert "4 GiB WebAssembly limit" in message and message.startswith("Not loaded")
+    expect(app_page.locator("#memory-estimate")).to_have_class("too-large")
+    assert app_page.inner_text("[data-field=name]") == "Oversized header-only llama"
+    requests = served_bytes(app_server, oversized_model)
+    # one Range request for the header's first MiB, never the 6 GiB body
+    assert [(r.status, r.bytes_sent) for r in requests] == [(206, FIRST_READ_SIZE)]

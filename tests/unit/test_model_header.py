@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from localwebai.gguf import GGUFError, read_header_file
-from localwebai.model_header import read_header, read_model_specification
+from localwebai.model_header import inspect_model, read_header
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on its own thread: Playwright's sync API may own this thread's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def reader(data: bytes, calls: list[tuple[int, int]]):
@@ -23,7 +34,7 @@ def reader(data: bytes, calls: list[tuple[int, int]]):
 def test_reads_header_with_few_growing_reads(models_dir: Path, name: str) -> None:
     data = (models_dir / name).read_bytes()
     calls: list[tuple[int, int]] = []
-    header = asyncio.run(read_header(reader(data, calls), len(data), first_read=4096))
+    header = run(read_header(reader(data, calls), len(data), first_read=4096))
     expected = read_header_file(models_dir / name)
     assert list(header.metadata) == list(expected.metadata)
     assert header.data_offset == expected.data_offset
@@ -36,20 +47,42 @@ def test_reads_header_with_few_growing_reads(models_dir: Path, name: str) -> Non
     assert calls[-1][1] <= max(2 * expected.data_offset, 4096)
 
 
-def test_specification_has_provenance(models_dir: Path) -> None:
+def test_inspection_has_provenance_and_memory(models_dir: Path) -> None:
     data = (models_dir / "tiny-llama.gguf").read_bytes()
-    spec = asyncio.run(read_model_specification(reader(data, []), len(data), "tiny.gguf"))
+    inspection = run(inspect_model(reader(data, []), len(data), "tiny.gguf"))
+    spec = inspection.spec
     assert (spec.architecture, spec.source, spec.file_size) == ("llama", "tiny.gguf", len(data))
     assert spec.date_added
+    assert inspection.memory(2048).fits
+
+
+def test_unknown_size_reads_until_the_source_ends(models_dir: Path) -> None:
+    data = (models_dir / "tiny-llama.gguf").read_bytes()
+    header = run(read_header(reader(data, []), None, first_read=4096))
+    assert header.data_offset == read_header_file(models_dir / "tiny-llama.gguf").data_offset
+
+
+def test_metadata_rows_summarise_arrays(models_dir: Path) -> None:
+    data = (models_dir / "SmolLM2-135M-Instruct.Q4_1.gguf").read_bytes()
+    inspection = run(inspect_model(reader(data, []), len(data), "smol"))
+    rows = {key: (kind, text) for key, kind, text in inspection.metadata_rows()}
+    assert len(rows) == len(inspection.header.metadata)
+    kind, text = rows["tokenizer.ggml.tokens"]
+    assert kind == "array[string]"
+    assert text.startswith("49,152 items: [") and text.endswith(", …]")
+    assert len(text) < 400
+    assert rows["general.architecture"] == ("string", "'llama'")
+    template_kind, template = rows["tokenizer.chat_template"]
+    assert template_kind == "string" and template[-2] == "…" and len(template) < 200
 
 
 def test_truncated_file_is_a_gguf_error(models_dir: Path) -> None:
     data = (models_dir / "tiny-llama.gguf").read_bytes()[:3000]
     with pytest.raises(GGUFError, match="cut short"):
-        asyncio.run(read_header(reader(data, []), len(data), first_read=1024))
+        run(read_header(reader(data, []), len(data), first_read=1024))
 
 
 def test_not_gguf_is_a_gguf_error() -> None:
     data = b"\x89PNG\r\n\x1a\n" + bytes(100)
     with pytest.raises(GGUFError, match="not a GGUF model"):
-        asyncio.run(read_header(reader(data, []), len(data)))
+        run(read_header(reader(data, []), len(data)))

@@ -89,3 +89,37 @@ export async function fetchBlob(url, { signal, onProgress } = {}) {
   const type = response.headers.get("Content-Type") || "application/octet-stream";
   return { ok: true, blob: new Blob(parts, { type }) };
 }
+
+/**
+ * Bytes [start, end) of `url` without downloading the rest: an HTTP Range request, or, when the
+ * server ignores Range and answers 200, the start of the body read until `end`, then cancelled.
+ * Resolves to {ok: true, bytes, size, ranged} (size: the whole file's, null if unknown) or
+ * {ok: false, status, statusText}; rejects on network failure or abort.
+ */
+export async function fetchRange(url, start, end, { signal } = {}) {
+  const headers = { Range: `bytes=${start}-${end - 1}` };
+  const response = await fetch(url, { signal, headers });
+  if (response.status === 416) {
+    const size = Number((response.headers.get("Content-Range") || "").split("/")[1]);
+    return { ok: true, bytes: new Uint8Array(0), size: Number.isFinite(size) ? size : null, ranged: true };
+  }
+  if (!response.ok) return { ok: false, status: response.status, statusText: response.statusText };
+  if (response.status === 206) {
+    const size = Number((response.headers.get("Content-Range") || "").split("/")[1]);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return { ok: true, bytes, size: Number.isFinite(size) ? size : null, ranged: true };
+  }
+  const length = Number(response.headers.get("Content-Length"));
+  const reader = response.body.getReader();
+  const head = new Uint8Array(end);
+  let have = 0;
+  while (have < end) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const take = Math.min(value.byteLength, end - have);
+    head.set(value.subarray(0, take), have);
+    have += take;
+  }
+  await reader.cancel();
+  return { ok: true, bytes: head.subarray(start, have), size: length || null, ranged: false };
+}

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import js
 
 from ..chat import ChatHistory
 from ..environment import Environment
-from ..errors import LocalWebAIError
+from ..errors import LocalWebAIError, ModelTooLargeError, ParameterError
 from ..generation import GenerationResult
-from ..model_header import read_model_specification
+from ..gguf import FIRST_READ_SIZE
+from ..memory import MemoryEstimate
+from ..model_header import ModelInspection, inspect_model
 from ..params import GenerationParams, LoadParams
-from ..spec import ModelSpecification
 from . import dom
-from .blobs import fetch_blob, fetch_json, new_abort_controller, read_bytes
+from .blobs import fetch_blob, fetch_json, fetch_range, new_abort_controller, read_bytes
 from .engine import EngineInfo, WllamaEngine
 from .environment import probe
 
@@ -58,14 +60,18 @@ class App:
         self.engine = WllamaEngine()
         self.history = ChatHistory()
         self.model_name = ""
-        self._load_task: asyncio.Future[None] | None = None
-        self._load_abort: Any = None
+        self._model_task: asyncio.Future[None] | None = None
+        self._model_abort: Any = None
+        self._inspected: tuple[str, ModelInspection] | None = None
+        self._pending: ModelSource | None = None  # inspected, waiting for "Download and load"
         self._generate_abort: Any = None
 
     # ---- wiring -------------------------------------------------------------------------
 
     def wire(self) -> None:
         dom.on(dom.by_id("url-form"), "submit", self._on_url_submit, prevent_default=True)
+        dom.on(dom.by_id("inspect-url"), "click", self._on_inspect)
+        dom.on(dom.by_id("load-inspected"), "click", self._on_load_inspected)
         dom.on(dom.by_id("file-input"), "change", self._on_file_chosen)
         dom.on(dom.by_id("cancel-load"), "click", lambda _: self.cancel_load())
         dom.on(dom.by_id("prompt-form"), "submit", lambda _: self.send(), prevent_default=True)
@@ -80,11 +86,25 @@ class App:
         dom.on(js.window, "dragover", lambda _: None, prevent_default=True)
         dom.on(js.window, "drop", lambda _: None, prevent_default=True)
 
-    def _on_url_submit(self, _event: Any) -> None:
+    def _url_source(self) -> ModelSource | None:
         url = dom.value("model-url").strip()
-        if url:
-            absolute = str(js.URL.new(url, js.location.href).href)
-            self.start_load(ModelSource(label=absolute, url=absolute))
+        if not url:
+            return None
+        absolute = str(js.URL.new(url, js.location.href).href)
+        return ModelSource(label=absolute, url=absolute)
+
+    def _on_url_submit(self, _event: Any) -> None:
+        if source := self._url_source():
+            self.start_load(source)
+
+    def _on_inspect(self, _event: Any) -> None:
+        if source := self._url_source():
+            self._inspected = None  # Inspect always reads the header afresh
+            self.start_inspect(source)
+
+    def _on_load_inspected(self, _event: Any) -> None:
+        if self._pending is not None:
+            self.start_load(self._pending)
 
     def _on_file_chosen(self, event: Any) -> None:
         files = event.target.files
@@ -135,7 +155,7 @@ class App:
         dom.set_visible("error", False)
 
     def set_picker_enabled(self, enabled: bool) -> None:
-        for element_id in ("load-url", "file-input"):
+        for element_id in ("inspect-url", "load-url", "file-input"):
             dom.set_enabled(element_id, enabled)
         for button in js.document.querySelectorAll("button.server-model"):
             button.disabled = not enabled
@@ -150,18 +170,24 @@ class App:
         else:
             self.set_status("ready", "Python ready. Pick a model to load.")
 
-    # ---- loading -------------------------------------------------------------------------
+    # ---- inspecting and loading ---------------------------------------------------------
+
+    def start_inspect(self, source: ModelSource) -> None:
+        self._start_model_task(source, load=False)
 
     def start_load(self, source: ModelSource) -> None:
-        if self._load_task is not None and not self._load_task.done():
+        self._start_model_task(source, load=True)
+
+    def _start_model_task(self, source: ModelSource, load: bool) -> None:
+        if self._model_task is not None and not self._model_task.done():
             return
-        self._load_task = asyncio.ensure_future(self._load(source))
+        self._model_task = asyncio.ensure_future(self._run_model_task(source, load))
 
     def cancel_load(self) -> None:
-        if self._load_abort is not None:
-            self._load_abort.abort()
-        if self._load_task is not None and not self._load_task.done():
-            self._load_task.cancel()
+        if self._model_abort is not None:
+            self._model_abort.abort()
+        if self._model_task is not None and not self._model_task.done():
+            self._model_task.cancel()
 
     def _on_progress(self, received: int, total: int) -> None:
         bar = dom.by_id("load-progress")
@@ -172,67 +198,136 @@ class App:
             bar.removeAttribute("value")  # indeterminate: the server sent no length
             dom.set_text("load-text", format_size(received))
 
-    async def _load(self, source: ModelSource) -> None:
-        self._load_abort = new_abort_controller()
+    async def _run_model_task(self, source: ModelSource, load: bool) -> None:
+        """Inspect (and with ``load``, download and start) a model; every failure ends here."""
+        self._model_abort = new_abort_controller()
         self.clear_error()
         self.set_picker_enabled(False)
         self._set_chat_enabled(False)
+        dom.set_visible("load-inspected", False)
         dom.set_visible("load-panel", True)
         dom.by_id("load-progress").value = 0
         dom.set_text("load-text", "")
         try:
-            await self._load_steps(source)
+            inspection = await self._inspect(source)
+            if load:
+                await self._load(source, inspection)
+            else:
+                self._pending = source
+                dom.set_visible("load-inspected", True)
+                self.set_status("inspected", f"Inspected {self._title(source, inspection)}.")
         except asyncio.CancelledError:
-            await self.engine.unload()
-            dom.set_visible("model-info", False)
-            self._ready_status()
-            self.show_error("Loading cancelled.")
+            await self._after_failure("Loading cancelled.", keep_inspection=False)
+        except ModelTooLargeError as error:
+            await self._after_failure(str(error), keep_inspection=True)
         except Exception as error:
-            await self.engine.unload()
-            dom.set_visible("model-info", False)
-            self._ready_status()
-            self.show_error(describe(error))
+            await self._after_failure(describe(error), keep_inspection=False)
         finally:
             dom.set_visible("load-panel", False)
             self.set_picker_enabled(True)
             self._set_chat_enabled(self.engine.loaded)
-            self._load_abort = None
+            self._model_abort = None
 
-    async def _load_steps(self, source: ModelSource) -> None:
-        started = js.performance.now()
-        if source.url is not None:
-            self.set_status("loading", f"Downloading {source.label}…")
-            blob = await fetch_blob(source.url, self._load_abort.signal, self._on_progress)
-        else:
+    async def _after_failure(self, message: str, keep_inspection: bool) -> None:
+        await self.engine.unload()
+        dom.set_visible("model-info", keep_inspection)
+        self._ready_status()
+        self.show_error(message)
+
+    @staticmethod
+    def _title(source: ModelSource, inspection: ModelInspection) -> str:
+        return inspection.spec.name or source.label
+
+    async def _inspect(self, source: ModelSource) -> ModelInspection:
+        """Parse the header: Range requests for a URL, a Blob slice for a file. No weights."""
+        self.set_status("loading", f"Reading the header of {source.label}…")
+        if source.url is None:
             blob = source.file
-        self.set_status("loading", "Reading the model header…")
-        spec = await read_model_specification(
-            lambda start, end: read_bytes(blob, start, end), int(blob.size), source=source.label
-        )
-        self._show_specification(spec)
-        self.set_status("loading", "Starting the engine…")
-        dom.by_id("load-progress").removeAttribute("value")
-        params = LoadParams(
-            n_ctx=LoadParams.context_for(spec.context_length),
+            read = partial(read_bytes, blob)
+            inspection = await inspect_model(read, int(blob.size), source.label)
+        elif self._inspected is not None and self._inspected[0] == source.url:
+            inspection = self._inspected[1]
+        else:
+            inspection = await self._inspect_url(source.url, source.label)
+            self._inspected = (source.url, inspection)
+        self._show_inspection(inspection)
+        return inspection
+
+    async def _inspect_url(self, url: str, label: str) -> ModelInspection:
+        signal = self._model_abort.signal
+        first = await fetch_range(url, 0, FIRST_READ_SIZE, signal)
+
+        async def read(start: int, end: int) -> bytes:
+            if end <= len(first.data):
+                return first.data[start:end]
+            return (await fetch_range(url, start, end, signal)).data
+
+        return await inspect_model(read, first.size, label)
+
+    def _load_params(self, inspection: ModelInspection) -> LoadParams:
+        wanted = dom.value("context-size")
+        try:
+            n_ctx = int(wanted)
+        except ValueError:
+            raise ParameterError(f"Context must be a whole number, not {wanted!r}.") from None
+        return LoadParams(
+            n_ctx=LoadParams.context_for(inspection.spec.context_length, n_ctx),
             n_threads=self.environment.threads,
             n_gpu_layers=self.environment.gpu_layers,
         )
+
+    async def _load(self, source: ModelSource, inspection: ModelInspection) -> None:
+        params = self._load_params(inspection)
+        estimate = self._show_memory(inspection, params.n_ctx)
+        if not estimate.fits:
+            raise ModelTooLargeError(f"Not loaded: {estimate.message()}")
+        await self.engine.unload()
+        started = js.performance.now()
+        if source.url is not None:
+            self.set_status("loading", f"Downloading {source.label}…")
+            blob = await fetch_blob(source.url, self._model_abort.signal, self._on_progress)
+        else:
+            blob = source.file
+        self.set_status("loading", "Starting the engine…")
+        dom.by_id("load-progress").removeAttribute("value")
         info = await self.engine.load(blob, params)
         seconds = (js.performance.now() - started) / 1000
         self._show_engine_info(info, params, seconds)
-        self.model_name = spec.name or source.label
+        self.model_name = self._title(source, inspection)
         self.history.clear()
         dom.clear("messages")
         self._ready_status()
 
-    def _show_specification(self, spec: ModelSpecification) -> None:
+    def _show_inspection(self, inspection: ModelInspection) -> None:
         dom.clear("model-metadata")
-        rows = spec.summary()
         target = dom.by_id("model-metadata")
-        for label, text in rows:
+        for label, text in inspection.spec.summary():
             dom.append_text_element(target, "dt", label)
-            dom.append_text_element(target, "dd", text)
+            dom.append_text_element(target, "dd", text).dataset.field = label.lower()
+        template = inspection.spec.chat_template
+        dom.set_text(
+            "chat-template",
+            template or "This model has no chat template: chat uses the engine's default format.",
+        )
+        dom.clear("metadata-table")
+        rows = inspection.metadata_rows()
+        table = dom.by_id("metadata-table")
+        for key, kind, text in rows:
+            row = dom.append_text_element(table, "tr", "")
+            for cell in (key, kind, text):
+                dom.append_text_element(row, "td", cell)
+        dom.set_text("metadata-count", str(len(rows)))
+        try:
+            self._show_memory(inspection, self._load_params(inspection).n_ctx)
+        except ParameterError as error:
+            dom.set_text("memory-estimate", str(error))
         dom.set_visible("model-info", True)
+
+    def _show_memory(self, inspection: ModelInspection, n_ctx: int) -> MemoryEstimate:
+        estimate = inspection.memory(n_ctx, self.environment.device_memory_gib)
+        dom.set_text("memory-estimate", f"Memory: {estimate.message()}")
+        dom.by_id("memory-estimate").classList.toggle("too-large", not estimate.fits)
+        return estimate
 
     def _show_engine_info(self, info: EngineInfo, params: LoadParams, seconds: float) -> None:
         target = dom.by_id("model-metadata")

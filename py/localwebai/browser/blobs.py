@@ -3,42 +3,67 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import js
 from pyodide.ffi import JsException, create_proxy
 
 from ..errors import AbortedError, ModelNotFoundError, ModelSourceError, NetworkError
-from .jsinterop import error_fields, glue
+from .jsinterop import error_fields, field, glue
 
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RangeBytes:
+    """Part of a remote file, and what the server said about the whole."""
+
+    data: bytes
+    size: int | None
+    ranged: bool
 
 
 async def fetch_blob(url: str, signal: Any, on_progress: Progress) -> Any:
     """Download ``url`` into a Blob (in JS); typed errors for HTTP failures, drops and aborts."""
     progress = create_proxy(lambda received, total: on_progress(int(received), int(total)))
+    options = js.Object.new()
+    options.signal = signal
+    options.onProgress = progress
     try:
-        result = await glue.fetchBlob(url, _options(signal, progress))
+        result = await _call(glue.fetchBlob(url, options), url, signal)
+    finally:
+        progress.destroy()
+    return result.blob
+
+
+async def fetch_range(url: str, start: int, end: int, signal: Any) -> RangeBytes:
+    """Bytes ``[start, end)`` of ``url`` (header bytes only), by Range request where possible."""
+    options = js.Object.new()
+    options.signal = signal
+    result = await _call(glue.fetchRange(url, start, end, options), url, signal)
+    size = field(result, "size")
+    data = bytes(result.bytes.to_py())
+    return RangeBytes(
+        data=data, size=None if size is None else int(size), ranged=bool(result.ranged)
+    )
+
+
+async def _call(request: Any, url: str, signal: Any) -> Any:
+    """Await a glue fetch; map its failures onto the error tree."""
+    try:
+        result = await request
     except JsException as error:
         name, _, message = error_fields(error)
         if name == "AbortError" or signal.aborted:
             raise AbortedError("Download cancelled.") from None
         raise NetworkError(f"Could not download {url}: {message or 'network error'}.") from None
-    finally:
-        progress.destroy()
     if not result.ok:
         status, text = int(result.status), str(result.statusText or "")
         if status == 404:
             raise ModelNotFoundError(f"No model at {url}: the server answered 404 Not Found.")
         raise ModelSourceError(f"Could not download {url}: the server answered {status} {text}.")
-    return result.blob
-
-
-def _options(signal: Any, progress: Any) -> Any:
-    options = js.Object.new()
-    options.signal = signal
-    options.onProgress = progress
-    return options
+    return result
 
 
 async def read_bytes(blob: Any, start: int, end: int) -> bytes:
