@@ -59,6 +59,7 @@ def wait_reply(page: Page, index: int = 0) -> dict:
                 stopReason: reply.dataset.stopReason || null,
                 chunks: Number(reply.dataset.chunks || 0),
                 stats: reply.querySelector('.stats')?.textContent || "",
+                error: document.getElementById('error').textContent,
             };
         }""",
         [selector, index],
@@ -112,9 +113,10 @@ def test_load_local_file_and_stream_several_chunks(app_page: Page, models_dir: P
                 {subtree: true, characterData: true, childList: true});
         }"""
     )
-    set_generation(app_page, "complete", 0.8, 64)
+    set_generation(app_page, "complete", 0, 48)
     send(app_page, "The weather today is")
     reply = wait_reply(app_page)
+    assert reply["error"] == ""
     assert reply["chunks"] >= 5
     assert app_page.evaluate("window.__textUpdates") >= 5
     assert "tokens/s" in reply["stats"]

@@ -163,6 +163,9 @@ class App:
     def _set_chat_enabled(self, enabled: bool) -> None:
         dom.set_enabled("prompt", enabled)
         dom.set_enabled("send", enabled)
+        dom.by_id("prompt").placeholder = (
+            "Type a message (Enter sends)" if enabled else "Load a model, then type a message"
+        )
 
     def _ready_status(self) -> None:
         if self.engine.loaded:
