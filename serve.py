@@ -16,6 +16,7 @@ stream. URL space, each prefix backed by one folder of the repo:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email.utils
 import json
 import mimetypes
@@ -139,7 +140,13 @@ class AppServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], models_dir: Path | None, quiet: bool = False):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        models_dir: Path | None,
+        quiet: bool = False,
+        handler: type[BaseHTTPRequestHandler] | None = None,
+    ):
         self.roots: dict[str, Path] = {
             "/py/": REPO / "py",
             "/wasm/": REPO / "wasm",
@@ -151,7 +158,7 @@ class AppServer(ThreadingHTTPServer):
         self.quiet = quiet
         self.request_log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
-        super().__init__(address, RequestHandler)
+        super().__init__(address, handler or RequestHandler)
 
     @property
     def url(self) -> str:
@@ -169,6 +176,11 @@ class RequestHandler(BaseHTTPRequestHandler):
     server: AppServer
     protocol_version = "HTTP/1.1"
     server_version = "LocalWebAI-serve"
+
+    def handle(self) -> None:
+        # the browser may drop a connection at any time (a cancelled download, a closed tab)
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            super().handle()
 
     def do_GET(self) -> None:
         self._serve(send_body=True)
@@ -279,9 +291,10 @@ def make_server(
     port: int = DEFAULT_PORT,
     models_dir: Path | None = None,
     quiet: bool = False,
+    handler: type[BaseHTTPRequestHandler] | None = None,
 ) -> AppServer:
     """Create (but do not start) the server; port 0 picks a free one."""
-    return AppServer((host, port), models_dir, quiet=quiet)
+    return AppServer((host, port), models_dir, quiet=quiet, handler=handler)
 
 
 def main(argv: list[str] | None = None) -> int:

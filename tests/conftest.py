@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 OVERSIZED_MODEL = "oversized-llama.gguf"
+NO_RANGE_PREFIX = "/no-range/"
 OVERSIZED_WEIGHTS_SHAPE = (4096, 393_216)  # F32: 6 GiB of weights, more than wasm's 4 GiB
 PYTHON_BOOT_TIMEOUT_MS = 60_000
 
@@ -82,10 +83,25 @@ def oversized_model(served_models_dir: Path) -> str:
     return OVERSIZED_MODEL
 
 
+class RangeIgnoringHandler(serve.RequestHandler):
+    """serve.py's handler, except that under /no-range/ it acts like a server without Range
+    support: /no-range/models/X is /models/X, always sent whole (200)."""
+
+    def _serve(self, send_body: bool) -> None:
+        if self.path.startswith(NO_RANGE_PREFIX):
+            del self.headers["Range"]
+        super()._serve(send_body)
+
+    def _locate(self, url_path: str) -> Path | None:
+        return super()._locate(url_path.removeprefix(NO_RANGE_PREFIX.rstrip("/")))
+
+
 @pytest.fixture(scope="session")
 def app_server(served_models_dir: Path) -> Iterator[serve.AppServer]:
     """serve.py in a thread on a free port, serving the test models under /models/."""
-    server = serve.make_server(port=0, models_dir=served_models_dir, quiet=True)
+    server = serve.make_server(
+        port=0, models_dir=served_models_dir, quiet=True, handler=RangeIgnoringHandler
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server

@@ -237,3 +237,33 @@ def test_model_too_large_for_wasm_is_refused_before_download(
     requests = served_bytes(app_server, oversized_model)
     # one Range request for the header's first MiB, never the 6 GiB body
     assert [(r.status, r.bytes_sent) for r in requests] == [(206, FIRST_READ_SIZE)]
+
+
+def test_inspect_works_when_the_server_ignores_range(app_page: Page, app_server: serve.AppServer):
+    path = f"/no-range/models/{SMOLLM2}"
+    app_page.fill("#model-url", path)
+    app_page.click("#inspect-url")
+    app_page.wait_for_selector("body[data-state=inspected]", timeout=LOAD_TIMEOUT_MS)
+    assert app_page.inner_text("[data-field=architecture]") == "llama"
+    assert app_page.inner_text("[data-field='file size']") == "93.81 MiB"
+    size = (app_server.models_dir / SMOLLM2).stat().st_size
+    requests = [e for e in app_server.request_log if e.path == path]
+    assert requests and all(r.status == 200 for r in requests)
+    # the page stops reading once the header is parsed; the server may have buffered a little
+    assert sum(r.bytes_sent for r in requests) < size / 2
+
+
+def test_drop_a_file_on_the_page(app_page: Page):
+    app_page.evaluate(
+        """async (url) => {
+            const blob = await (await fetch(url)).blob();
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([blob], 'dropped.gguf'));
+            const zone = document.getElementById('drop-zone');
+            zone.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true}));
+        }""",
+        f"/models/{TINY}",
+    )
+    wait_model_ready(app_page)
+    assert app_page.inner_text("[data-field=source]") == "dropped.gguf"
+    assert app_page.inner_text("[data-field=name]") == "LocalWebAI tiny llama"
