@@ -100,14 +100,12 @@ export async function fetchRange(url, start, end, { signal } = {}) {
   const headers = { Range: `bytes=${start}-${end - 1}` };
   const response = await fetch(url, { signal, headers });
   if (response.status === 416) {
-    const size = Number((response.headers.get("Content-Range") || "").split("/")[1]);
-    return { ok: true, bytes: new Uint8Array(0), size: Number.isFinite(size) ? size : null, ranged: true };
+    return { ok: true, bytes: new Uint8Array(0), size: totalSize(response), ranged: true };
   }
   if (!response.ok) return { ok: false, status: response.status, statusText: response.statusText };
   if (response.status === 206) {
-    const size = Number((response.headers.get("Content-Range") || "").split("/")[1]);
     const bytes = new Uint8Array(await response.arrayBuffer());
-    return { ok: true, bytes, size: Number.isFinite(size) ? size : null, ranged: true };
+    return { ok: true, bytes, size: totalSize(response), ranged: true };
   }
   const length = Number(response.headers.get("Content-Length"));
   const reader = response.body.getReader();
@@ -122,4 +120,10 @@ export async function fetchRange(url, start, end, { signal } = {}) {
   }
   await reader.cancel();
   return { ok: true, bytes: head.subarray(start, have), size: length || null, ranged: false };
+}
+
+/** The whole file's size from a Content-Range header ("bytes a-b/size"), or null. */
+function totalSize(response) {
+  const size = Number((response.headers.get("Content-Range") || "").split("/")[1]);
+  return Number.isFinite(size) && size >= 0 ? size : null;
 }

@@ -22,13 +22,13 @@ from ..gguf import FIRST_READ_SIZE
 from ..memory import MemoryEstimate
 from ..model_header import ModelInspection, inspect_model
 from ..params import GenerationParams, LoadParams
+from ..spec import format_bytes
 from . import dom
 from .blobs import fetch_blob, fetch_json, fetch_range, new_abort_controller, read_bytes
 from .engine import EngineInfo, WllamaEngine
 from .environment import probe
 
 SERVER_MODELS_INDEX = "./models/index.json"
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,6 @@ def describe(error: Exception) -> str:
         return str(error)
     js.console.error(f"unexpected {type(error).__name__}: {error}")
     return f"Unexpected error ({type(error).__name__}): {error}"
-
-
-def format_size(size: int) -> str:
-    return f"{size / MIB:.1f} MiB" if size >= MIB else f"{size / 1024:.1f} KiB"
 
 
 class App:
@@ -133,7 +129,7 @@ class App:
             button = dom.append_text_element(item, "button", str(model["name"]))
             button.type = "button"
             button.className = "server-model"
-            dom.append_text_element(item, "span", f" {format_size(int(model['size']))}", "muted")
+            dom.append_text_element(item, "span", f" {format_bytes(int(model['size']))}", "muted")
             url = str(js.URL.new(str(model["url"]), js.location.href).href)
             source = ModelSource(label=str(model["name"]), url=url)
             dom.on(button, "click", lambda _, s=source: self.start_load(s))
@@ -196,10 +192,10 @@ class App:
         bar = dom.by_id("load-progress")
         if total > 0:
             bar.value = received / total
-            dom.set_text("load-text", f"{format_size(received)} of {format_size(total)}")
+            dom.set_text("load-text", f"{format_bytes(received)} of {format_bytes(total)}")
         else:
             bar.removeAttribute("value")  # indeterminate: the server sent no length
-            dom.set_text("load-text", format_size(received))
+            dom.set_text("load-text", format_bytes(received))
 
     async def _run_model_task(self, source: ModelSource, load: bool) -> None:
         """Inspect (and with ``load``, download and start) a model; every failure ends here."""
