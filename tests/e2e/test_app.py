@@ -230,6 +230,8 @@ def test_inspect_reads_only_the_header(app_page: Page, app_server: serve.AppServ
 def test_model_too_large_for_wasm_is_refused_before_download(
     app_page: Page, app_server: serve.AppServer, oversized_model: str
 ):
+    load_by_url(app_page, f"/models/{TINY}")
+    wait_model_ready(app_page)
     app_page.fill("#model-url", f"/models/{oversized_model}")
     app_page.click("#load-url")
     message = error_text(app_page)
@@ -239,6 +241,11 @@ def test_model_too_large_for_wasm_is_refused_before_download(
     requests = served_bytes(app_server, oversized_model)
     # one Range request for the header's first MiB, never the 6 GiB body
     assert [(r.status, r.bytes_sent) for r in requests] == [(206, FIRST_READ_SIZE)]
+    # the refusal lost nothing: the model loaded before still answers
+    app_page.wait_for_selector("body[data-state=model-ready]")
+    set_generation(app_page, "complete", 0, 8)
+    send(app_page, "Hello")
+    assert wait_reply(app_page)["stopReason"] in ("length", "end")
 
 
 def test_inspect_works_when_the_server_ignores_range(app_page: Page, app_server: serve.AppServer):

@@ -58,8 +58,8 @@ class App:
         self.model_name = ""
         self._model_task: asyncio.Future[None] | None = None
         self._model_abort: Any = None
-        self._inspected: tuple[str, ModelInspection] | None = None
-        self._pending: ModelSource | None = None  # inspected, waiting for "Download and load"
+        self._pending: tuple[ModelSource, ModelInspection] | None = None
+        """Inspected and waiting for "Download and load" (which reuses the parsed header)."""
         self._generate_abort: Any = None
 
     # ---- wiring -------------------------------------------------------------------------
@@ -95,12 +95,11 @@ class App:
 
     def _on_inspect(self, _event: Any) -> None:
         if source := self._url_source():
-            self._inspected = None  # Inspect always reads the header afresh
             self.start_inspect(source)
 
     def _on_load_inspected(self, _event: Any) -> None:
         if self._pending is not None:
-            self.start_load(self._pending)
+            self._start_model_task(*self._pending, load=True)
 
     def _on_file_chosen(self, event: Any) -> None:
         files = event.target.files
@@ -172,15 +171,19 @@ class App:
     # ---- inspecting and loading ---------------------------------------------------------
 
     def start_inspect(self, source: ModelSource) -> None:
-        self._start_model_task(source, load=False)
+        self._start_model_task(source, None, load=False)
 
     def start_load(self, source: ModelSource) -> None:
-        self._start_model_task(source, load=True)
+        self._start_model_task(source, None, load=True)
 
-    def _start_model_task(self, source: ModelSource, load: bool) -> None:
+    def _start_model_task(
+        self, source: ModelSource, inspection: ModelInspection | None, load: bool
+    ) -> None:
         if self._model_task is not None and not self._model_task.done():
             return
-        self._model_task = asyncio.ensure_future(self._run_model_task(source, load))
+        self._pending = None
+        task = self._run_model_task(source, inspection, load)
+        self._model_task = asyncio.ensure_future(task)
 
     def cancel_load(self) -> None:
         if self._model_abort is not None:
@@ -197,8 +200,14 @@ class App:
             bar.removeAttribute("value")  # indeterminate: the server sent no length
             dom.set_text("load-text", format_bytes(received))
 
-    async def _run_model_task(self, source: ModelSource, load: bool) -> None:
-        """Inspect (and with ``load``, download and start) a model; every failure ends here."""
+    async def _run_model_task(
+        self, source: ModelSource, inspection: ModelInspection | None, load: bool
+    ) -> None:
+        """Inspect (and with ``load``, download and start) a model; every failure ends here.
+
+        A failure before the engine is touched (bad file, 404, too large, cancelled download)
+        leaves a model that is already loaded loaded and usable.
+        """
         self._model_abort = new_abort_controller()
         self.clear_error()
         self.set_picker_enabled(False)
@@ -208,11 +217,14 @@ class App:
         dom.by_id("load-progress").value = 0
         dom.set_text("load-text", "")
         try:
-            inspection = await self._inspect(source)
+            if inspection is None:
+                inspection = await self._inspect(source)
+            else:
+                self._show_inspection(inspection)
             if load:
                 await self._load(source, inspection)
             else:
-                self._pending = source
+                self._pending = (source, inspection)
                 dom.set_visible("load-inspected", True)
                 self.set_status("inspected", f"Inspected {self._title(source, inspection)}.")
         except asyncio.CancelledError:
@@ -228,7 +240,8 @@ class App:
             self._model_abort = None
 
     async def _after_failure(self, message: str, keep_inspection: bool) -> None:
-        await self.engine.unload()
+        if not self.engine.loaded:
+            await self.engine.unload()  # a half-started engine (cancelled or failed load)
         dom.set_visible("model-info", keep_inspection)
         self._ready_status()
         self.show_error(message)
@@ -241,14 +254,10 @@ class App:
         """Parse the header: Range requests for a URL, a Blob slice for a file. No weights."""
         self.set_status("loading", f"Reading the header of {source.label}…")
         if source.url is None:
-            blob = source.file
-            read = partial(read_bytes, blob)
-            inspection = await inspect_model(read, int(blob.size), source.label)
-        elif self._inspected is not None and self._inspected[0] == source.url:
-            inspection = self._inspected[1]
+            read = partial(read_bytes, source.file)
+            inspection = await inspect_model(read, int(source.file.size), source.label)
         else:
             inspection = await self._inspect_url(source.url, source.label)
-            self._inspected = (source.url, inspection)
         self._show_inspection(inspection)
         return inspection
 
