@@ -1,0 +1,157 @@
+"""Pure-core decisions: parameters, thread/backend choice, chat history, generation records,
+and the mapping of wllama's errors onto ours."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from localwebai.chat import ChatHistory
+from localwebai.environment import Environment
+from localwebai.errors import (
+    AbortedError,
+    ContextFullError,
+    EngineError,
+    LocalWebAIError,
+    ModelLoadError,
+    ModelNotLoadedError,
+    ParameterError,
+    from_engine_error,
+)
+from localwebai.generation import GenerationResult, StopReason, Timings, stop_reason_from_finish
+from localwebai.params import MAX_CONTEXT, GenerationParams, LoadParams
+
+PROBE = {
+    "crossOriginIsolated": True,
+    "sharedArrayBuffer": True,
+    "hardwareConcurrency": 8,
+    "simd": True,
+    "jspi": True,
+    "memory64": True,
+    "webgpu": {"available": True, "fallback": True, "shaderF16": False, "description": "sw"},
+    "deviceMemoryGiB": 8,
+}
+
+
+def test_isolated_page_uses_every_core_and_skips_a_fallback_gpu() -> None:
+    env = Environment.from_probe(PROBE)
+    assert env.threads == 8
+    assert (env.backend, env.gpu_layers) == ("CPU", 0)
+    assert env.summary() == (
+        "8 threads · cross-origin isolated · SIMD · CPU (WebGPU unused: only a software "
+        "(fallback) adapter)"
+    )
+
+
+def test_not_isolated_means_one_thread() -> None:
+    env = Environment.from_probe({**PROBE, "crossOriginIsolated": False})
+    assert env.threads == 1
+    assert env.summary().startswith("1 thread · not isolated")
+
+
+@pytest.mark.parametrize(
+    ("gpu", "backend", "why"),
+    [
+        ({"available": True, "fallback": False, "shaderF16": True}, "WebGPU", ""),
+        ({"available": True, "fallback": False, "shaderF16": False}, "CPU", "lacks shader-f16"),
+        ({"available": False, "reason": "no WebGPU adapter"}, "CPU", "no WebGPU adapter"),
+        (None, "CPU", "no WebGPU adapter"),
+    ],
+)
+def test_webgpu_only_when_usable(gpu: dict | None, backend: str, why: str) -> None:
+    env = Environment.from_probe({**PROBE, "webgpu": gpu})
+    assert env.backend == backend
+    assert why in env.webgpu.why_not
+    assert env.gpu_layers == (999 if backend == "WebGPU" else 0)
+
+
+def test_context_is_capped_by_the_model() -> None:
+    assert LoadParams.context_for(2048, 4096) == 2048
+    assert LoadParams.context_for(8192, 4096) == 4096
+    assert LoadParams.context_for(None, 4096) == 4096
+    assert LoadParams(n_ctx=1024, n_threads=2).to_wllama() == {
+        "n_ctx": 1024,
+        "n_threads": 2,
+        "n_gpu_layers": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"n_ctx": 64}, {"n_ctx": MAX_CONTEXT + 1}, {"n_threads": 0}, {"n_gpu_layers": -1}],
+)
+def test_bad_load_params_are_parameter_errors(kwargs: dict) -> None:
+    with pytest.raises(ParameterError):
+        LoadParams(**kwargs)
+
+
+def test_greedy_maps_to_top_k_one() -> None:
+    assert GenerationParams(max_tokens=8, temperature=0).to_wllama() == {
+        "max_tokens": 8,
+        "temperature": 0,
+        "top_k": 1,
+    }
+    sampled = GenerationParams(temperature=0.7, seed=3, stop=("\n",)).to_wllama()
+    assert sampled["top_p"] == 0.95 and sampled["seed"] == 3 and sampled["stop"] == ["\n"]
+
+
+@pytest.mark.parametrize(
+    ("max_tokens", "temperature", "message"),
+    [
+        ("ten", "0.7", "whole number"),
+        ("10", "warm", "must be a number"),
+        ("0", "0.7", "between 1 and"),
+        ("10", "nan", "between 0 and"),
+        ("10", "3", "between 0 and"),
+    ],
+)
+def test_form_values_are_validated(max_tokens: str, temperature: str, message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        GenerationParams.from_form(max_tokens, temperature)
+
+
+def test_chat_history_puts_the_system_prompt_first() -> None:
+    history = ChatHistory(system_prompt="Be brief.")
+    history.add_user("Hi")
+    history.add_assistant("Hello!")
+    assert history.as_dicts() == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+    ]
+    history.clear()
+    assert history.as_dicts() == [{"role": "system", "content": "Be brief."}]
+
+
+def test_timings_and_summary() -> None:
+    timings = Timings.from_engine(
+        {"prompt_n": 20, "prompt_ms": 500.0, "predicted_n": 64, "predicted_ms": 2000.0}
+    )
+    assert math.isclose(timings.prompt_tokens_per_second, 40.0)
+    assert math.isclose(timings.generation_tokens_per_second, 32.0)
+    assert Timings.from_engine(None).generation_tokens_per_second == 0.0
+    result = GenerationResult("x", StopReason.ABORTED, timings, chunks=64, first_token_ms=250)
+    assert result.summary() == (
+        "64 tokens · 32.0 tokens/s · prompt 20 at 40 tokens/s · first token 0.25 s · "
+        "stopped: aborted"
+    )
+    assert stop_reason_from_finish("length") is StopReason.LENGTH
+    assert stop_reason_from_finish("stop") is StopReason.END
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "expected"),
+    [
+        ("AbortError", None, AbortedError),
+        ("WllamaError", "kv_cache_full", ContextFullError),
+        ("WllamaError", "model_not_loaded", ModelNotLoadedError),
+        ("WllamaError", "load_error", ModelLoadError),
+        ("RuntimeError", None, EngineError),
+        ("WllamaError", "inference_error", EngineError),
+    ],
+)
+def test_engine_errors_map_onto_the_tree(name: str, kind: str | None, expected: type) -> None:
+    error = from_engine_error(name, kind, "details")
+    assert type(error) is expected
+    assert isinstance(error, LocalWebAIError)
+    assert str(error)
