@@ -93,19 +93,19 @@ export async function fetchBlob(url, { signal, onProgress } = {}) {
 /**
  * Bytes [start, end) of `url` without downloading the rest: an HTTP Range request, or, when the
  * server ignores Range and answers 200, the start of the body read until `end`, then cancelled.
- * Resolves to {ok: true, bytes, size, ranged} (size: the whole file's, null if unknown) or
+ * Resolves to {ok: true, bytes, size} (size: the whole file's, null if unknown) or
  * {ok: false, status, statusText}; rejects on network failure or abort.
  */
 export async function fetchRange(url, start, end, { signal } = {}) {
   const headers = { Range: `bytes=${start}-${end - 1}` };
   const response = await fetch(url, { signal, headers });
   if (response.status === 416) {
-    return { ok: true, bytes: new Uint8Array(0), size: totalSize(response), ranged: true };
+    return { ok: true, bytes: new Uint8Array(0), size: totalSize(response) };
   }
   if (!response.ok) return { ok: false, status: response.status, statusText: response.statusText };
   if (response.status === 206) {
     const bytes = new Uint8Array(await response.arrayBuffer());
-    return { ok: true, bytes, size: totalSize(response), ranged: true };
+    return { ok: true, bytes, size: totalSize(response) };
   }
   const length = Number(response.headers.get("Content-Length"));
   const reader = response.body.getReader();
@@ -119,7 +119,7 @@ export async function fetchRange(url, start, end, { signal } = {}) {
     have += take;
   }
   await reader.cancel();
-  return { ok: true, bytes: head.subarray(start, have), size: length || null, ranged: false };
+  return { ok: true, bytes: head.subarray(start, have), size: length || null };
 }
 
 /** The whole file's size from a Content-Range header ("bytes a-b/size"), or null. */

@@ -21,7 +21,6 @@ class RangeBytes:
 
     data: bytes
     size: int | None
-    ranged: bool
 
 
 async def fetch_blob(url: str, signal: Any, on_progress: Progress) -> Any:
@@ -43,10 +42,7 @@ async def fetch_range(url: str, start: int, end: int, signal: Any) -> RangeBytes
     options.signal = signal
     result = await _call(glue.fetchRange(url, start, end, options), url, signal)
     size = field(result, "size")
-    data = bytes(result.bytes.to_py())
-    return RangeBytes(
-        data=data, size=None if size is None else int(size), ranged=bool(result.ranged)
-    )
+    return RangeBytes(data=bytes(result.bytes.to_py()), size=None if size is None else int(size))
 
 
 async def _call(request: Any, url: str, signal: Any) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import js
-from pyodide.ffi import JsException, create_proxy, jsnull
+from pyodide.ffi import JsException, create_proxy
 
 from ..errors import AbortedError, LocalWebAIError, ModelNotLoadedError, from_engine_error
 from ..generation import GenerationResult, StopReason, Timings, stop_reason_from_finish
@@ -24,7 +24,6 @@ class EngineInfo:
 
     threads: int
     multithread: bool
-    chat_template: str | None
 
 
 def _engine_error(error: JsException) -> LocalWebAIError:
@@ -50,11 +49,9 @@ class WllamaEngine:
         except JsException as error:
             await self.unload()
             raise _engine_error(error) from None
-        template = self._wllama.getChatTemplate()
         return EngineInfo(
             threads=int(self._wllama.getNumThreads()),
             multithread=bool(self._wllama.isMultithread()),
-            chat_template=None if template is None or template is jsnull else str(template),
         )
 
     async def unload(self) -> None:
@@ -93,7 +90,7 @@ class WllamaEngine:
         pieces: list[str] = []
         chunks = 0
         finish: str | None = None
-        timings: Any = None
+        timings: Timings | None = None
 
         def on_data(chunk: Any) -> None:
             nonlocal chunks, first_token_ms, finish, timings
@@ -109,7 +106,7 @@ class WllamaEngine:
             if choice is not None and field(choice, "finish_reason"):
                 finish = str(choice.finish_reason)
             if field(chunk, "timings") is not None:
-                timings = chunk.timings.to_py()
+                timings = Timings.from_engine(chunk.timings.to_py())
 
         callback = create_proxy(on_data)
         js_options = to_js_object(options)
@@ -134,7 +131,7 @@ class WllamaEngine:
         return GenerationResult(
             text="".join(pieces),
             stop_reason=stop,
-            timings=timings if isinstance(timings, Timings) else Timings.from_engine(timings),
+            timings=timings or Timings(),
             chunks=chunks,
             first_token_ms=first_token_ms,
         )
