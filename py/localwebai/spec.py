@@ -7,7 +7,7 @@ Tolerant by design: a field the file does not state (or states with the wrong ty
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Final
 
 from localwebai.gguf import GGUFArray, GGUFHeader, TensorInfo
@@ -189,6 +189,12 @@ class ModelSpecification:
     def to_dict(self) -> dict[str, Any]:
         """All fields as JSON-ready plain values."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpecification:
+        """The inverse of ``to_dict``; unknown keys are ignored, missing ones are ``None``."""
+        names = [f.name for f in fields(cls)]
+        return cls(**{name: data.get(name) for name in names})
 
     def summary(self) -> list[tuple[str, str]]:
         """(label, text) rows for display; fields the file does not state are left out."""

@@ -1,0 +1,611 @@
+"""The chunked model cache: download into storage in chunks, resume, verify, list and delete.
+
+All decisions live here, in pure Python; the page supplies three small interfaces (IndexedDB for
+:class:`ChunkStore`, ``fetch`` for :class:`RemoteFile`, ``Blob`` + WebCrypto for :class:`BlobOps`),
+and CPython tests supply in-memory ones. Chunk contents are opaque objects (JS Blobs in the page):
+model bytes never pass through Python.
+
+A chunk is marked complete in its model's record (with its sha256) only after the chunk itself
+is stored, so a record never claims bytes the store does not hold; a record is complete when
+every chunk is marked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from .errors import AbortedError, LocalWebAIError, ModelSourceError, NetworkError
+from .progress import LoadProgress, LoadStage, RateMeter
+from .spec import ModelSpecification, format_bytes
+
+SCHEMA_VERSION = 1
+"""Version of the stored record layout; records of another version are migrated or discarded."""
+MiB = 1 << 20
+CHUNK_SIZE = 32 * MiB
+"""Bytes per stored chunk. 32 MiB: large enough that per-request and per-transaction costs
+vanish (see the closing note of issue 4 for the measurement), small enough that a resumed
+download repeats little and that hashing one chunk holds only 32 MiB in memory."""
+PARALLEL_FETCHES = 3
+"""Chunks downloaded at once: enough to hide request latency without starving the page."""
+FETCH_ATTEMPTS = 4
+"""Tries per chunk before a dropped connection is reported (with a short pause between)."""
+RETRY_PAUSE_S = 0.5
+
+Blob = Any
+"""A chunk's contents: a JS Blob in the page, ``bytes`` in CPython tests."""
+OnProgress = Callable[[LoadProgress], None]
+
+
+class CacheError(LocalWebAIError):
+    """The model cache could not store, read or verify a model."""
+
+
+class StorageFullError(CacheError):
+    """The browser refused to store more: the quota is used up. Nothing stored is lost."""
+
+
+class QuotaExceeded(Exception):
+    """Raised by a :class:`ChunkStore` when the browser refuses a write for lack of space."""
+
+
+class SourceChangedError(ModelSourceError):
+    """The file on the server is not the one a partial download started from."""
+
+    def __init__(self, message: str, remote: RemoteInfo | None = None) -> None:
+        super().__init__(message)
+        self.remote = remote
+
+
+class RangeUnsupported(Exception):
+    """Raised by :meth:`RemoteFile.fetch_chunk` when the server ignores Range requests."""
+
+
+@dataclass(frozen=True)
+class RemoteInfo:
+    """What a server says about a file: its size and validators."""
+
+    size: int | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchedChunk:
+    """A downloaded chunk (stored nowhere yet), its digest, and the file's validators."""
+
+    blob: Blob
+    sha256: str
+    remote: RemoteInfo
+
+
+@dataclass(frozen=True)
+class StorageEstimate:
+    usage: int
+    quota: int
+
+    @property
+    def available(self) -> int:
+        return max(0, self.quota - self.usage)
+
+
+class ChunkStore(Protocol):
+    """Persistent storage of records (plain dicts) and chunk blobs; IndexedDB in the page."""
+
+    async def records(self) -> list[dict[str, Any]]: ...
+    async def put_record(self, stored: dict[str, Any]) -> None: ...
+    async def delete_model(self, model_id: str) -> None: ...
+    async def put_chunk(self, model_id: str, index: int, blob: Blob) -> None: ...
+    async def get_chunk(self, model_id: str, index: int) -> Blob | None: ...
+    async def estimate(self) -> StorageEstimate: ...
+
+
+class RemoteFile(Protocol):
+    """HTTP access to a model file; ``fetch`` in the page."""
+
+    async def fetch_chunk(
+        self, url: str, start: int, end: int, signal: Any, on_bytes: Callable[[int], None]
+    ) -> FetchedChunk:
+        """Bytes ``[start, end)`` by a Range request; :class:`RangeUnsupported` on a 200."""
+        ...
+
+    async def stream_chunks(
+        self,
+        url: str,
+        chunk_size: int,
+        signal: Any,
+        on_chunk: Callable[[int, FetchedChunk], Awaitable[None]],
+        on_bytes: Callable[[int], None],
+    ) -> RemoteInfo:
+        """The whole file in one response, cut into chunks handed to ``on_chunk`` in order."""
+        ...
+
+
+class BlobOps(Protocol):
+    async def sha256(self, blob: Blob) -> str: ...
+    def join(self, blobs: list[Blob]) -> Blob: ...
+    def slice(self, blob: Blob, start: int, end: int) -> Blob: ...
+    def size(self, blob: Blob) -> int: ...
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+def plan_chunks(size: int, chunk_size: int = CHUNK_SIZE) -> list[Chunk]:
+    """Cut ``size`` bytes into consecutive chunks of ``chunk_size`` (the last one shorter)."""
+    if size < 0 or chunk_size <= 0:
+        raise ValueError("size must be >= 0 and chunk_size > 0")
+    return [
+        Chunk(i, start, min(start + chunk_size, size))
+        for i, start in enumerate(range(0, size, chunk_size))
+    ]
+
+
+def url_model_id(url: str) -> str:
+    """The cache id of a model downloaded from ``url`` (stable across visits)."""
+    return "url-" + hashlib.sha256(url.encode()).hexdigest()[:24]
+
+
+def file_model_id(name: str, size: int, last_modified_ms: int) -> str:
+    """The cache id of an imported local file: the same file imported twice is one entry."""
+    key = f"{name}\0{size}\0{last_modified_ms}"
+    return "file-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def _changed_message(record: ModelRecord) -> str:
+    return (
+        f"{record.file_name} changed on the server since it was cached "
+        f"({format_bytes(record.stored_bytes)} stored): the stale chunks were dropped and the "
+        "download starts over."
+    )
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class ModelRecord:
+    """One cached model: where it came from, its chunks' digests, and what it is."""
+
+    id: str
+    file_name: str
+    size: int
+    chunk_size: int
+    chunk_sha256: list[str | None]
+    """Per chunk: its sha256 once stored and marked complete, else ``None``."""
+    spec: dict[str, Any]
+    """The parsed :class:`ModelSpecification` as a dict (listing needs no parsing)."""
+    date_added: str
+    source_url: str | None = None
+    """``None`` for an imported local file (which cannot be fetched again)."""
+    etag: str | None = None
+    last_modified: str | None = None
+    last_used: str | None = None
+    file_sha256: str | None = None
+    """The whole file's expected sha256, when known."""
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def new(
+        cls,
+        model_id: str,
+        file_name: str,
+        size: int,
+        spec: ModelSpecification,
+        source_url: str | None = None,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> ModelRecord:
+        return cls(
+            id=model_id,
+            file_name=file_name,
+            size=size,
+            chunk_size=chunk_size,
+            chunk_sha256=[None] * len(plan_chunks(size, chunk_size)),
+            spec=spec.to_dict(),
+            date_added=now_iso(),
+            source_url=source_url,
+        )
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return plan_chunks(self.size, self.chunk_size)
+
+    @property
+    def missing(self) -> list[Chunk]:
+        return [c for c in self.chunks if self.chunk_sha256[c.index] is None]
+
+    @property
+    def complete(self) -> bool:
+        return all(digest is not None for digest in self.chunk_sha256)
+
+    @property
+    def stored_bytes(self) -> int:
+        return sum(c.size for c in self.chunks if self.chunk_sha256[c.index] is not None)
+
+    @property
+    def specification(self) -> ModelSpecification:
+        return ModelSpecification.from_dict(self.spec)
+
+    @property
+    def label(self) -> str:
+        return self.specification.name or self.file_name
+
+    def status(self) -> str:
+        """Either 'complete' or how much is stored, like '41% (3 of 7 chunks)'."""
+        if self.complete:
+            return "complete"
+        stored = len(self.chunk_sha256) - len(self.missing)
+        percent = 100 * self.stored_bytes // max(1, self.size)
+        return f"{percent}% ({stored} of {len(self.chunk_sha256)} chunks)"
+
+    def matches(self, remote: RemoteInfo) -> bool:
+        """Whether the server's file is the one these chunks came from."""
+        if remote.size is not None and remote.size != self.size:
+            return False
+        if self.etag and remote.etag:
+            return self.etag == remote.etag
+        if self.last_modified and remote.last_modified:
+            return self.last_modified == remote.last_modified
+        return True
+
+    def to_stored(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> ModelRecord | None:
+        """A record read back from storage, migrated to this version; ``None`` to discard it."""
+        version = stored.get("schema_version")
+        if version != SCHEMA_VERSION:
+            return None  # no older layout was ever released: nothing to migrate from
+        try:
+            record = cls(**{f: stored[f] for f in cls.__dataclass_fields__ if f in stored})
+            expected = len(plan_chunks(record.size, record.chunk_size))
+        except (TypeError, ValueError):
+            return None
+        if not isinstance(record.chunk_sha256, list) or len(record.chunk_sha256) != expected:
+            return None
+        return record
+
+
+@dataclass
+class _Meter:
+    """Bytes done across parallel chunk downloads, reported as progress."""
+
+    stage: LoadStage
+    total: int
+    done: int
+    on_progress: OnProgress
+    clock: Callable[[], float]
+    rate: RateMeter = field(default_factory=RateMeter)
+    received: int = 0
+    """Bytes that arrived, never decreasing (``done`` drops when a retry discards bytes)."""
+
+    def add(self, n: int) -> None:
+        self.done += n
+        self.received += max(0, n)
+        speed = self.rate.add(self.clock(), self.received)
+        self.on_progress(LoadProgress(self.stage, self.done, self.total, speed))
+
+
+class ModelCache:
+    """The cache's operations, over a store, the network and blob operations."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        remote: RemoteFile,
+        blobs: BlobOps,
+        clock: Callable[[], float],
+        parallel: int = PARALLEL_FETCHES,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        self.store = store
+        self.remote = remote
+        self.blobs = blobs
+        self.clock = clock
+        self.parallel = parallel
+        self.chunk_size = chunk_size
+        """Chunk size of new records (a record keeps the size it was started with)."""
+
+    # ---- records -------------------------------------------------------------------------
+
+    async def models(self) -> list[ModelRecord]:
+        """Every cached model, most recently used first; unreadable old records are removed."""
+        records: list[ModelRecord] = []
+        for stored in await self.store.records():
+            record = ModelRecord.from_stored(stored)
+            if record is None:
+                await self.store.delete_model(str(stored.get("id")))
+            else:
+                records.append(record)
+        return sorted(records, key=lambda r: r.last_used or r.date_added, reverse=True)
+
+    async def get(self, model_id: str) -> ModelRecord | None:
+        return next((r for r in await self.models() if r.id == model_id), None)
+
+    async def delete(self, model_id: str) -> None:
+        await self.store.delete_model(model_id)
+
+    async def clear(self) -> None:
+        for record in await self.models():
+            await self.store.delete_model(record.id)
+
+    async def _save(self, record: ModelRecord) -> None:
+        try:
+            await self.store.put_record(record.to_stored())
+        except QuotaExceeded:
+            raise await self._full(record) from None
+
+    async def touch(self, record: ModelRecord) -> None:
+        """Note that ``record`` was just used (the list shows it first)."""
+        record.last_used = now_iso()
+        await self._save(record)
+
+    # ---- downloading ---------------------------------------------------------------------
+
+    async def start_download(
+        self,
+        url: str,
+        file_name: str,
+        size: int,
+        spec: ModelSpecification,
+        on_notice: Callable[[str], None],
+    ) -> ModelRecord:
+        """The record for ``url``: the partial one to resume, or a new empty one."""
+        existing = await self.get(url_model_id(url))
+        if existing is not None and existing.size == size:
+            return existing
+        if existing is not None:
+            on_notice(_changed_message(existing))
+            await self.store.delete_model(existing.id)
+        record = ModelRecord.new(
+            url_model_id(url), file_name, size, spec, source_url=url, chunk_size=self.chunk_size
+        )
+        await self._save(record)
+        return record
+
+    async def download(
+        self,
+        record: ModelRecord,
+        signal: Any,
+        on_progress: OnProgress,
+        on_notice: Callable[[str], None],
+    ) -> None:
+        """Fetch and store every missing chunk of ``record`` (a URL source) until it is complete.
+
+        Each chunk range is requested once per attempt; a dropped connection retries that
+        chunk; a server that changed the file restarts the download (after telling why).
+        """
+        assert record.source_url is not None
+        meter = _Meter(
+            LoadStage.DOWNLOADING, record.size, record.stored_bytes, on_progress, self.clock
+        )
+        on_progress(LoadProgress(LoadStage.DOWNLOADING, meter.done, record.size))
+        try:
+            await self._fetch_all(record, signal, meter)
+        except SourceChangedError as changed:
+            await self.store.delete_model(record.id)
+            if changed.remote is not None and changed.remote.size not in (None, record.size):
+                raise SourceChangedError(
+                    f"{record.file_name} changed size on the server since it was inspected: "
+                    "the cached part was dropped. Load it again to read its new header."
+                ) from None
+            on_notice(str(changed))
+            record.chunk_sha256 = [None] * len(record.chunk_sha256)
+            record.etag = record.last_modified = None
+            await self._save(record)
+            meter.done = 0
+            await self._fetch_all(record, signal, meter)
+
+    async def _fetch_all(self, record: ModelRecord, signal: Any, meter: _Meter) -> None:
+        """Range requests for the missing chunks; one whole response if Range is unsupported."""
+        try:
+            await self._fetch_missing(record, signal, meter)
+        except RangeUnsupported:
+            await self._stream_missing(record, signal, meter)
+
+    async def _fetch_missing(self, record: ModelRecord, signal: Any, meter: _Meter) -> None:
+        queue = list(record.missing)
+        if not queue:
+            return
+        # The first chunk alone: it learns the validators (and whether Range works at all).
+        await self._fetch_one(record, queue.pop(0), signal, meter)
+
+        async def worker() -> None:
+            while queue:
+                await self._fetch_one(record, queue.pop(0), signal, meter)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(self.parallel)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+
+    async def _fetch_one(
+        self, record: ModelRecord, chunk: Chunk, signal: Any, meter: _Meter
+    ) -> None:
+        url = record.source_url
+        assert url is not None
+        for attempt in range(1, FETCH_ATTEMPTS + 1):
+            received = 0
+
+            def on_bytes(n: int) -> None:
+                nonlocal received
+                received += n
+                meter.add(n)
+
+            try:
+                fetched = await self.remote.fetch_chunk(
+                    url, chunk.start, chunk.end, signal, on_bytes
+                )
+                break
+            except NetworkError:
+                meter.add(-received)
+                if attempt == FETCH_ATTEMPTS or getattr(signal, "aborted", False):
+                    raise
+                await asyncio.sleep(RETRY_PAUSE_S * attempt)
+        self._check_source(record, fetched.remote)
+        if self.blobs.size(fetched.blob) != chunk.size:
+            raise NetworkError(
+                f"The server sent {self.blobs.size(fetched.blob)} bytes for bytes "
+                f"{chunk.start}-{chunk.end - 1} of {url}; expected {chunk.size}."
+            )
+        await self._store(record, chunk.index, fetched)
+
+    def _check_source(self, record: ModelRecord, remote: RemoteInfo) -> None:
+        if not record.matches(remote):
+            raise SourceChangedError(_changed_message(record), remote)
+        record.etag = record.etag or remote.etag
+        record.last_modified = record.last_modified or remote.last_modified
+
+    async def _stream_missing(self, record: ModelRecord, signal: Any, meter: _Meter) -> None:
+        """A server without Range support: one sequential response, stored chunk by chunk.
+
+        Chunks already stored are read past (they cannot be skipped) but not stored again.
+        """
+        meter.done = 0
+        url = record.source_url
+        assert url is not None
+
+        async def on_chunk(index: int, fetched: FetchedChunk) -> None:
+            self._check_source(record, fetched.remote)
+            if record.chunk_sha256[index] is None:
+                await self._store(record, index, fetched)
+
+        for attempt in range(1, FETCH_ATTEMPTS + 1):
+            try:
+                await self.remote.stream_chunks(url, record.chunk_size, signal, on_chunk, meter.add)
+                break
+            except NetworkError:
+                meter.done = 0
+                if attempt == FETCH_ATTEMPTS or getattr(signal, "aborted", False):
+                    raise
+                await asyncio.sleep(RETRY_PAUSE_S * attempt)
+        if not record.complete:
+            raise NetworkError(f"The server sent less than the {record.size} bytes of {url}.")
+
+    async def _store(self, record: ModelRecord, index: int, fetched: FetchedChunk) -> None:
+        try:
+            await self.store.put_chunk(record.id, index, fetched.blob)
+        except QuotaExceeded:
+            raise await self._full(record) from None
+        record.chunk_sha256[index] = fetched.sha256
+        await self._save(record)
+
+    async def _full(self, record: ModelRecord) -> StorageFullError:
+        estimate = await self.store.estimate()
+        needed = record.size - record.stored_bytes
+        return StorageFullError(
+            f"Browser storage is full: {record.file_name} needs {format_bytes(needed)} more, "
+            f"but only {format_bytes(estimate.available)} of the "
+            f"{format_bytes(estimate.quota)} quota is free. What is downloaded "
+            f"({format_bytes(record.stored_bytes)}) is kept: free space (delete a cached model) "
+            "and load it again to resume."
+        )
+
+    # ---- importing local files -----------------------------------------------------------
+
+    async def import_file(
+        self,
+        file: Blob,
+        model_id: str,
+        file_name: str,
+        spec: ModelSpecification,
+        signal: Any,
+        on_progress: OnProgress,
+    ) -> ModelRecord:
+        """Copy a local file into the cache in chunks, so it survives reloads."""
+        size = self.blobs.size(file)
+        record = await self.get(model_id)
+        if record is None or record.size != size:
+            record = ModelRecord.new(model_id, file_name, size, spec, chunk_size=self.chunk_size)
+            await self._save(record)
+        meter = _Meter(LoadStage.IMPORTING, size, record.stored_bytes, on_progress, self.clock)
+        for chunk in record.missing:
+            if getattr(signal, "aborted", False):
+                raise AbortedError("Import cancelled.")
+            blob = self.blobs.slice(file, chunk.start, chunk.end)
+            digest = await self.blobs.sha256(blob)
+            await self._store(record, chunk.index, FetchedChunk(blob, digest, RemoteInfo(size)))
+            meter.add(chunk.size)
+        return record
+
+    # ---- reading back --------------------------------------------------------------------
+
+    async def header_blob(self, record: ModelRecord) -> Blob | None:
+        """The stored prefix of the file (contiguous chunks from the first), for parsing."""
+        parts: list[Blob] = []
+        for chunk in record.chunks:
+            if record.chunk_sha256[chunk.index] is None:
+                break
+            blob = await self.store.get_chunk(record.id, chunk.index)
+            if blob is None:
+                break
+            parts.append(blob)
+        return self.blobs.join(parts) if parts else None
+
+    async def verified_chunks(
+        self, record: ModelRecord, signal: Any, on_progress: OnProgress
+    ) -> list[Chunk]:
+        """Check every stored chunk against its sha256; unmark (and return) the bad ones."""
+        bad: list[Chunk] = []
+        meter = _Meter(LoadStage.VERIFYING, record.size, 0, on_progress, self.clock)
+        for chunk in record.chunks:
+            if getattr(signal, "aborted", False):
+                raise AbortedError("Loading cancelled.")
+            blob = await self.store.get_chunk(record.id, chunk.index)
+            ok = blob is not None and self.blobs.size(blob) == chunk.size
+            if ok and await self.blobs.sha256(blob) != record.chunk_sha256[chunk.index]:
+                ok = False
+            if not ok:
+                bad.append(chunk)
+                record.chunk_sha256[chunk.index] = None
+            meter.add(chunk.size)
+        if bad:
+            await self._save(record)
+        return bad
+
+    async def assemble(self, record: ModelRecord) -> Blob:
+        """The whole model as one blob composed of the stored chunks (no bytes copied)."""
+        parts = [await self.store.get_chunk(record.id, c.index) for c in record.chunks]
+        if any(p is None for p in parts) or not record.complete:
+            raise CacheError(f"{record.file_name} is not completely cached.")
+        return self.blobs.join(parts)
+
+    async def open(
+        self,
+        record: ModelRecord,
+        signal: Any,
+        on_progress: OnProgress,
+        on_notice: Callable[[str], None],
+    ) -> Blob:
+        """A complete, verified model as one blob: damaged chunks are reported and re-fetched."""
+        bad = await self.verified_chunks(record, signal, on_progress)
+        if bad:
+            which = ", ".join(str(c.index + 1) for c in bad)
+            if record.source_url is None:
+                raise CacheError(
+                    f"The cached copy of {record.file_name} is damaged (chunk {which} of "
+                    f"{len(record.chunk_sha256)}): pick the file again to repair it."
+                )
+            on_notice(
+                f"Chunk {which} of {len(record.chunk_sha256)} of the cached {record.file_name} "
+                "was damaged: fetching only that part again."
+            )
+            await self.download(record, signal, on_progress, on_notice)
+        await self.touch(record)
+        return await self.assemble(record)

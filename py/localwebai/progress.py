@@ -1,0 +1,62 @@
+"""Load progress: the stages a model goes through, with bytes, rate and time left."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+RATE_WINDOW_S = 3.0
+"""The rate is averaged over this many recent seconds, so it follows changes but does not jitter."""
+
+
+class LoadStage(StrEnum):
+    CHECKING_CACHE = "checking cache"
+    READING_HEADER = "reading header"
+    DOWNLOADING = "downloading"
+    IMPORTING = "importing"
+    VERIFYING = "verifying"
+    STORING = "storing"
+    INITIALIZING = "initializing"
+    READY = "ready"
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """One progress report: ``done`` of ``total`` bytes (``total`` None when unknown)."""
+
+    stage: LoadStage
+    done: int = 0
+    total: int | None = None
+    bytes_per_second: float | None = None
+    note: str | None = None
+    """Something the user should know that does not stop the load (e.g. a chunk re-fetched)."""
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(1.0, self.done / self.total)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if not self.total or not self.bytes_per_second:
+            return None
+        return max(0.0, (self.total - self.done) / self.bytes_per_second)
+
+
+class RateMeter:
+    """Bytes per second over a sliding window of (time, bytes done) samples."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._samples: list[tuple[float, int]] = []
+
+    def add(self, now_s: float, done: int) -> float | None:
+        """Record ``done`` bytes at ``now_s``; the current rate, or None until two samples."""
+        self._samples.append((now_s, done))
+        while len(self._samples) > 2 and now_s - self._samples[1][0] >= self.window_s:
+            self._samples.pop(0)
+        (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
+        if t1 <= t0:
+            return None
+        return (d1 - d0) / (t1 - t0)

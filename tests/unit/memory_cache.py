@@ -1,0 +1,228 @@
+"""In-memory implementations of the cache's three interfaces, for CPython tests.
+
+A chunk "blob" is ``bytes``. The fakes misbehave on request, the way browsers and servers do:
+the store runs out of quota or loses/corrupts a chunk; the server ignores Range, drops the
+connection mid-transfer, or changes its file. Each awaits ``asyncio.sleep(0)`` between steps, so
+parallel downloads really interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from localwebai.cache import FetchedChunk, QuotaExceeded, RangeUnsupported, RemoteInfo
+from localwebai.cache import StorageEstimate as Estimate
+from localwebai.errors import AbortedError, ModelNotFoundError, NetworkError
+
+T = TypeVar("T")
+UNLIMITED = 1 << 50
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on its own thread: Playwright's sync API may own this thread's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class AbortSignal:
+    """Stands in for a JS ``AbortSignal``: the cache and the fakes read ``.aborted``."""
+
+    aborted: bool = False
+
+
+def check_abort(signal: Any) -> None:
+    if getattr(signal, "aborted", False):
+        raise AbortedError("Loading cancelled.")
+
+
+class MemoryChunkStore:
+    """Records (deep-copied, like IndexedDB's structured clone) and chunks in dicts.
+
+    Only chunk bytes count towards ``quota``; ``puts`` logs every stored (model id, index), and
+    ``on_put`` (when set) is called after each one: tests use it to cancel at a given point.
+    """
+
+    def __init__(self, quota: int | None = None) -> None:
+        self.quota = quota
+        self.saved: dict[str, dict[str, Any]] = {}
+        self.chunks: dict[tuple[str, int], bytes] = {}
+        self.puts: list[tuple[str, int]] = []
+        self.on_put: Callable[[str, int], None] | None = None
+
+    @property
+    def usage(self) -> int:
+        return sum(len(blob) for blob in self.chunks.values())
+
+    def chunk_indexes(self, model_id: str) -> set[int]:
+        return {index for mid, index in self.chunks if mid == model_id}
+
+    def corrupt(self, model_id: str, index: int) -> None:
+        """Flip one byte of a stored chunk (its size stays the same)."""
+        blob = bytearray(self.chunks[(model_id, index)])
+        blob[len(blob) // 2] ^= 0xFF
+        self.chunks[(model_id, index)] = bytes(blob)
+
+    def lose(self, model_id: str, index: int) -> None:
+        del self.chunks[(model_id, index)]
+
+    async def records(self) -> list[dict[str, Any]]:
+        await asyncio.sleep(0)
+        return [copy.deepcopy(stored) for stored in self.saved.values()]
+
+    async def put_record(self, stored: dict[str, Any]) -> None:
+        self.saved[stored["id"]] = copy.deepcopy(stored)
+        await asyncio.sleep(0)
+
+    async def delete_model(self, model_id: str) -> None:
+        self.saved.pop(model_id, None)
+        for key in [key for key in self.chunks if key[0] == model_id]:
+            del self.chunks[key]
+        await asyncio.sleep(0)
+
+    async def put_chunk(self, model_id: str, index: int, blob: bytes) -> None:
+        old = len(self.chunks.get((model_id, index), b""))
+        if self.quota is not None and self.usage - old + len(blob) > self.quota:
+            raise QuotaExceeded("QuotaExceededError")
+        self.chunks[(model_id, index)] = blob
+        self.puts.append((model_id, index))
+        if self.on_put is not None:
+            self.on_put(model_id, index)
+        await asyncio.sleep(0)
+
+    async def get_chunk(self, model_id: str, index: int) -> bytes | None:
+        await asyncio.sleep(0)
+        return self.chunks.get((model_id, index))
+
+    async def estimate(self) -> Estimate:
+        return Estimate(self.usage, UNLIMITED if self.quota is None else self.quota)
+
+
+class MemoryRemoteFile:
+    """One file on a fake server at ``url``, sent in ``piece``-byte network reads.
+
+    ``requests`` logs each Range request's (start, end); ``streams`` counts whole-file responses.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        data: bytes,
+        *,
+        etag: str | None = '"v1"',
+        last_modified: str | None = "Mon, 06 Jan 2025 10:00:00 GMT",
+        ranges: bool = True,
+        piece: int = 256,
+    ) -> None:
+        self.url = url
+        self.data = data
+        self.etag = etag
+        self.last_modified = last_modified
+        self.ranges = ranges
+        self.piece = piece
+        self.requests: list[tuple[int, int]] = []
+        self.streams = 0
+        self._drops_left = 0
+        self._drop_at = 0
+        self._version = 1
+
+    @property
+    def info(self) -> RemoteInfo:
+        return RemoteInfo(len(self.data), self.etag, self.last_modified)
+
+    def change(self, data: bytes) -> None:
+        """Replace the file: new bytes, new validators (each kept only if one was sent)."""
+        self._version += 1
+        self.data = data
+        if self.etag is not None:
+            self.etag = f'"v{self._version}"'
+        if self.last_modified is not None:
+            self.last_modified = f"Tue, 07 Jan 2025 10:00:{self._version:02d} GMT"
+
+    def drop_connection(self, at: int, times: int = 1) -> None:
+        """The next ``times`` transfers that reach file offset ``at`` break there."""
+        self._drop_at, self._drops_left = at, times
+
+    async def _send(
+        self, start: int, body: bytes, signal: Any, on_bytes: Callable[[int], None]
+    ) -> None:
+        """Deliver ``body`` (the file from ``start``) piece by piece, or break on a drop."""
+        breaks = self._drops_left > 0 and start <= self._drop_at < start + len(body)
+        if breaks:
+            self._drops_left -= 1
+        sent = 0
+        while sent < len(body):
+            await asyncio.sleep(0)
+            check_abort(signal)
+            n = min(self.piece, len(body) - sent)
+            if breaks:
+                n = min(n, self._drop_at - start - sent)
+                if n == 0:
+                    raise NetworkError("The connection was reset.")
+            on_bytes(n)
+            sent += n
+
+    def _check_url(self, url: str) -> None:
+        if url != self.url:
+            raise ModelNotFoundError(f"404: {url}")
+
+    async def fetch_chunk(
+        self, url: str, start: int, end: int, signal: Any, on_bytes: Callable[[int], None]
+    ) -> FetchedChunk:
+        check_abort(signal)
+        self._check_url(url)
+        self.requests.append((start, end))
+        if not self.ranges:
+            raise RangeUnsupported(url)
+        body, info = self.data[start:end], self.info
+        await self._send(start, body, signal, on_bytes)
+        return FetchedChunk(body, sha256(body), info)
+
+    async def stream_chunks(
+        self,
+        url: str,
+        chunk_size: int,
+        signal: Any,
+        on_chunk: Callable[[int, FetchedChunk], Awaitable[None]],
+        on_bytes: Callable[[int], None],
+    ) -> RemoteInfo:
+        check_abort(signal)
+        self._check_url(url)
+        self.streams += 1
+        data, info = self.data, self.info
+        for index, start in enumerate(range(0, len(data), chunk_size)):
+            body = data[start : start + chunk_size]
+            await self._send(start, body, signal, on_bytes)
+            await on_chunk(index, FetchedChunk(body, sha256(body), info))
+        return info
+
+
+class BytesBlobOps:
+    """Blob operations over ``bytes``; ``slices`` logs every (start, end) sliced."""
+
+    def __init__(self) -> None:
+        self.slices: list[tuple[int, int]] = []
+
+    async def sha256(self, blob: bytes) -> str:
+        await asyncio.sleep(0)
+        return sha256(blob)
+
+    def join(self, blobs: list[bytes]) -> bytes:
+        return b"".join(blobs)
+
+    def slice(self, blob: bytes, start: int, end: int) -> bytes:
+        self.slices.append((start, end))
+        return blob[start:end]
+
+    def size(self, blob: bytes) -> int:
+        return len(blob)
