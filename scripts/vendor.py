@@ -1,4 +1,4 @@
-"""Vendor the browser runtime (wllama, Pyodide + micropip, PyScript) and verify it.
+"""Vendor the browser runtime (wllama + its compat build, Pyodide + micropip, PyScript); verify it.
 
     python scripts/vendor.py           # re-create every vendored file from the registries
     python scripts/vendor.py --check   # verify the files against vendor.lock.json, offline
@@ -39,6 +39,7 @@ from typing import Any
 WLLAMA_VERSION = "3.8.1"
 PYODIDE_VERSION = "314.0.7"
 PYSCRIPT_VERSION = "0.7.31"
+HASH_WASM_VERSION = "4.13.0"
 MICROPIP_VERSION = "0.11.1"  # must equal what Pyodide's pyodide-lock.json names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ LOCK_NAME = "vendor.lock.json"
 VENDOR_DIR = "web/vendor"  # wholly owned by this script: nothing unlisted may sit here
 PYODIDE_DIR = "web/vendor/pyodide"
 PYODIDE_LOCK = f"{PYODIDE_DIR}/pyodide-lock.json"
+COMPAT_DIR = "web/vendor/wllama-compat"
 LOCK_VERSION = 1
 
 # Canonical SPDX ids for the licence strings the packages declare (npm's are free text).
@@ -60,6 +62,11 @@ MICROPIP_PATCH_REASON = (
     "Pyodide's lock carries the sha256 of a micropip wheel built by Pyodide, which differs from "
     "the wheel PyPI serves; with the upstream entry loadPackage('micropip') fails its integrity "
     "check. The vendored lock's micropip sha256 is set to the PyPI wheel's, which we ship."
+)
+COMPAT_LICENCE_NOTE = (
+    "The @wllama/wllama-compat npm package ships no licence file; its package.json declares MIT. "
+    "web/vendor/wllama-compat/LICENCE is the LICENCE of @wllama/wllama (same project, author and "
+    "licence); wasm/LICENCE.wllama covers wasm/wllama-compat.wasm as well."
 )
 PYODIDE_LICENCE_NOTE = (
     "The pyodide npm package ships no licence file. web/vendor/pyodide/LICENSE is the MPL-2.0 "
@@ -86,6 +93,25 @@ NPM_PICKS: dict[str, tuple[str, list[Pick]]] = {
             Pick("package/LICENCE", "web/vendor/wllama/LICENCE", role="licence"),
             Pick("package/esm/wasm/wllama.wasm", "wasm/wllama.wasm"),
             Pick("package/LICENCE", "wasm/LICENCE.wllama", role="licence"),
+            Pick("package/LICENCE", f"{COMPAT_DIR}/LICENCE", role="licence"),
+        ],
+    ),
+    # The build for browsers without JSPI or memory64 (Safari): wllama fetches it from a CDN
+    # unless given local files (web/js/engine-build.js passes them to setCompat).
+    "@wllama/wllama-compat": (
+        WLLAMA_VERSION,
+        [
+            Pick("package/wasm/wllama.js", f"{COMPAT_DIR}/wllama.js"),
+            Pick("package/wasm/wllama.wasm", "wasm/wllama-compat.wasm"),
+        ],
+    ),
+    # Incremental sha256 of a whole model across its cached chunks (WebCrypto has no streaming
+    # digest); used by web/js/cache.js.
+    "hash-wasm": (
+        HASH_WASM_VERSION,
+        [
+            Pick("package/dist/index.esm.min.js", "web/vendor/hash-wasm/index.esm.min.js"),
+            Pick("package/LICENSE", "web/vendor/hash-wasm/LICENSE", role="licence"),
         ],
     ),
     "pyodide": (
@@ -502,6 +528,8 @@ def recreate(root: Path = REPO_ROOT) -> Lock:
                     pyodide_lock, pyodide_lock_record = data, rec
             if name == "pyodide":
                 pyodide_record = pkg
+            if name == "@wllama/wllama-compat":
+                pkg.note = COMPAT_LICENCE_NOTE
             packages.append(pkg)
 
         assert pyodide_lock is not None and pyodide_lock_record is not None and pyodide_record

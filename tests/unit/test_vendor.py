@@ -57,14 +57,24 @@ def test_check_command_exits_zero() -> None:
 
 def test_lock_covers_packages_licences_and_patch(lock) -> None:
     by_name = {p.name: p for p in lock.packages}
-    assert set(by_name) == {"@wllama/wllama", "pyodide", "@pyscript/core", "micropip"}
+    assert set(by_name) == {
+        "@wllama/wllama",
+        "@wllama/wllama-compat",
+        "pyodide",
+        "@pyscript/core",
+        "hash-wasm",
+        "micropip",
+    }
+    assert by_name["@wllama/wllama-compat"].version == by_name["@wllama/wllama"].version
     assert all(p.integrity.startswith(("sha512-", "sha256-")) for p in lock.packages)
     paths = {f.path for f in lock.files()}
     assert {
         "web/vendor/wllama/LICENCE",
+        "web/vendor/wllama-compat/LICENCE",
         "wasm/LICENCE.wllama",
         "web/vendor/pyodide/LICENSE",
         "web/vendor/pyscript/LICENSE",
+        "web/vendor/hash-wasm/LICENSE",
     } <= paths
     assert not any(p.endswith(".map") for p in paths)
     patched = [f for f in lock.files() if f.patch is not None]
