@@ -1,0 +1,322 @@
+"""The static build in real Chromium, served by a plain static server under a sub-path.
+
+The server here is Python's SimpleHTTPRequestHandler: no COOP/COEP headers (except under the
+opt-out build's prefix), no Range support, no models listing of its own. Everything the page
+needs comes from `python -m localwebai build`; isolation, offline use and updates come from the
+build's service worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from localwebai.build import build
+from playwright.sync_api import Page, expect
+
+import serve
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}  # as in conftest's app_page guard
+REFERENCE = REPO / "tests" / "data" / "tiny_llama_greedy.json"
+TINY = "tiny-llama.gguf"
+APP = "/apps/localwebai/"  # the main build's sub-path
+UPDATE_APP = "/update/localwebai/"  # rebuilt by the update test
+HEADERS_APP = "/headers/localwebai/"  # built with --host-sends-headers; the server sends them
+BOOT_TIMEOUT_MS = 180_000  # first visit: precache ~40 MB, boot Python, reload, boot again
+LOAD_TIMEOUT_MS = 90_000
+REPLY_TIMEOUT_MS = 120_000
+READY_AND_ISOLATED = "crossOriginIsolated && document.body.dataset.state === 'ready'"
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    range: str | None
+    served: bool
+
+
+class StaticHandler(SimpleHTTPRequestHandler):
+    """A plain static file server (Range ignored) that logs requests and can play 'offline'."""
+
+    server: StaticServer
+    extensions_map = {  # noqa: RUF012 - the stdlib's own class attribute, extended
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+        ".wasm": "application/wasm",
+        ".webmanifest": "application/manifest+json",
+    }
+
+    def handle(self) -> None:
+        # the page's first-visit reload drops connections mid-download
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            super().handle()
+
+    def do_GET(self) -> None:
+        offline = self.server.offline
+        self.server.hits.append(Hit(urlsplit(self.path).path, self.headers["Range"], not offline))
+        if offline:  # like a network that is gone: no answer at all
+            self.close_connection = True
+            return
+        super().do_GET()
+
+    def end_headers(self) -> None:
+        if self.path.startswith(HEADERS_APP):
+            for name, value in serve.ISOLATION_HEADERS.items():
+                self.send_header(name, value)
+        super().end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class StaticServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.hits: list[Hit] = []
+        self.offline = False
+        super().__init__(("127.0.0.1", 0), functools.partial(StaticHandler, directory=str(root)))
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def paths_since(self, start: int) -> set[str]:
+        return {h.path for h in self.hits[start:]}
+
+
+def run_build(out: Path, *args: str) -> None:
+    """`python -m localwebai build`, exactly as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "py")}
+    command = [sys.executable, "-m", "localwebai", "build", str(out), *args]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "built" in proc.stdout
+
+
+def linked_copy(source: Path, dest: Path) -> None:
+    """A cheap copy of a source tree (hard links; change files only by replacing them)."""
+    ignore = shutil.ignore_patterns("__pycache__")
+    for folder in ("web", "py", "wasm"):
+        shutil.copytree(source / folder, dest / folder, copy_function=os.link, ignore=ignore)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[StaticServer]:
+    """Three builds under one static server: the main one, one to update, one for the opt-out."""
+    root = tmp_path_factory.mktemp("site")
+    models = tmp_path_factory.mktemp("site-models")
+    os.link(models_dir / TINY, models / TINY)
+    run_build(root / APP.strip("/"), "--models", str(models))
+    run_build(root / HEADERS_APP.strip("/"), "--host-sends-headers")
+    server = StaticServer(root)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def site_page(page: Page, site: StaticServer) -> Iterator[Page]:
+    """A fresh browser context (no service worker yet) where non-local requests fail the test."""
+    blocked: list[str] = []
+
+    def guard(route) -> None:
+        url = route.request.url
+        is_network = url.startswith(("http://", "https://", "ws://", "wss://"))
+        if is_network and urlsplit(url).hostname not in LOCAL_HOSTS:
+            blocked.append(url)
+            route.abort()
+            return
+        route.continue_()
+
+    page.context.route("**/*", guard)
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    yield page
+    site.offline = False
+    assert blocked == [], f"the page tried to reach beyond localhost: {blocked}"
+    assert page_errors == [], f"uncaught errors in the page: {page_errors}"
+
+
+def main_frame_loads(page: Page) -> list[str]:
+    """A list that fills with the URL of every document the tab loads from now on."""
+    loads: list[str] = []
+    page.on("framenavigated", lambda frame: frame == page.main_frame and loads.append(frame.url))
+    return loads
+
+
+def first_visit(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_function(READY_AND_ISOLATED, timeout=BOOT_TIMEOUT_MS)
+    expect(page.locator("#offline-status")).to_have_attribute("data-state", "ready")
+
+
+def cache_names(page: Page) -> list[str]:
+    return page.evaluate("caches.keys()")
+
+
+def load_tiny(page: Page) -> None:
+    page.fill("#model-url", f"models/{TINY}")  # relative: the page is under a sub-path
+    page.click("#load-url")
+    page.wait_for_selector("body[data-state=model-ready]", timeout=LOAD_TIMEOUT_MS)
+
+
+def greedy_reply(page: Page) -> str:
+    """The reference prompt, greedy; returns the reply's text (its first text node)."""
+    reference = json.loads(REFERENCE.read_text())
+    page.select_option("#mode", "complete")
+    page.fill("#temperature", "0")
+    page.fill("#max-tokens", str(reference["n_predict"]))
+    page.fill("#prompt", reference["prompt"])
+    page.click("#send")
+    reply = page.locator("#messages li.assistant").last
+    page.wait_for_function(
+        "() => { const r = [...document.querySelectorAll('#messages li.assistant')].pop();"
+        " return r && (r.dataset.stopReason || r.classList.contains('failed')); }",
+        timeout=REPLY_TIMEOUT_MS,
+    )
+    assert page.inner_text("#error") == ""
+    return reply.evaluate("li => li.firstChild.textContent")
+
+
+def expected_reply() -> str:
+    return json.loads(REFERENCE.read_text())["generated_text"]
+
+
+def test_development_server_registers_no_service_worker(app_page: Page):
+    # serve.py sends the headers itself; a worker there would only serve stale files
+    assert app_page.evaluate("navigator.serviceWorker.getRegistrations()") == []
+    assert app_page.evaluate("caches.keys()") == []
+    assert app_page.is_hidden("#offline-status")
+
+
+def test_first_visit_reloads_once_into_isolation_then_answers_offline(
+    site_page: Page, site: StaticServer
+):
+    page = site_page
+    loads = main_frame_loads(page)
+    first_visit(page, site.url(APP))
+    # exactly one automatic reload: the service worker's headers made the page isolated
+    assert loads == [site.url(APP)] * 2
+    with urllib.request.urlopen(site.url(APP)) as response:  # the host itself sends no COEP
+        assert "Cross-Origin-Embedder-Policy" not in response.headers
+    version = page.get_attribute("#offline-status", "data-version")
+    assert cache_names(page) == [f"localwebai-shell:{APP}:{version}"]
+    assert "default wasm build" in page.inner_text("#environment")
+    expect(page.locator("button.server-model", has_text=TINY)).to_be_visible()  # build's list
+
+    load_tiny(page)
+    # wllama's own report (getNumThreads, isMultithread): every core, in its thread pool
+    engine = page.inner_text("#model-metadata [data-field=engine]")
+    cores = page.evaluate("navigator.hardwareConcurrency")
+    assert engine.startswith(f"{cores} thread(s)")
+    if cores > 1:
+        assert "multi-thread" in engine
+
+    # offline: the context has no network and the server answers nothing
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.context.set_offline(True)
+    site.offline = True
+    offline_from = len(site.hits)
+    page.reload()
+    page.wait_for_function(READY_AND_ISOLATED, timeout=BOOT_TIMEOUT_MS)
+    expect(page.locator("#offline-status")).to_have_attribute("data-network", "offline")
+    load_tiny(page)  # the same URL as before: from the browser's model cache
+    assert greedy_reply(page) == expected_reply()
+    assert failed == []
+    # the only network attempt left is the browser's own update check of the worker script
+    assert site.paths_since(offline_from) <= {f"{APP}sw.js"}
+
+
+def test_forced_compat_build_generates_from_local_files(site_page: Page, site: StaticServer):
+    page = site_page
+    first_visit(page, site.url(APP) + "?engine=compat")
+    assert "compat wasm build" in page.inner_text("#environment")
+    before = len(site.hits)
+    load_tiny(page)
+    assert greedy_reply(page) == expected_reply()
+    # the compat files came from this site (cached on first use), never from wllama's CDN
+    assert {f"{APP}wasm/wllama-compat.wasm", f"{APP}vendor/wllama-compat/wllama.js"} <= (
+        site.paths_since(before)
+    )
+    cached = page.evaluate(
+        "async () => { const c = await caches.open((await caches.keys())[0]);"
+        " return (await c.keys()).map((r) => new URL(r.url).pathname); }"
+    )
+    assert f"{APP}wasm/wllama-compat.wasm" in cached
+
+
+def test_updated_build_replaces_the_old_cache(
+    site_page: Page, site: StaticServer, tmp_path: Path, models_dir: Path
+):
+    page = site_page
+    source = tmp_path / "source"
+    linked_copy(REPO, source)
+    out = site.root / UPDATE_APP.strip("/")
+    old = build(out, source=source)
+    first_visit(page, site.url(UPDATE_APP))
+    old_cache = f"localwebai-shell:{UPDATE_APP}:{old.version}"
+    assert cache_names(page) == [old_cache]
+
+    css = source / "web" / "app.css"
+    changed = css.read_text() + "\n/* update marker */\n"
+    css.unlink()  # a hard link to the repo's file: replace it, never write through it
+    css.write_text(changed)
+    new = build(out, source=source)
+    assert new.version != old.version
+    before = len(site.hits)
+    page.reload()  # the navigation makes the browser check sw.js: the new version installs
+    expect(page.locator("#update-notice")).to_be_visible(timeout=BOOT_TIMEOUT_MS)
+    # only the changed files were downloaded; unchanged ones came from the old cache
+    fetched = site.paths_since(before)
+    assert f"{UPDATE_APP}app.css" in fetched
+    assert f"{UPDATE_APP}vendor/pyodide/pyodide.asm.wasm" not in fetched
+    assert f"{UPDATE_APP}wasm/wllama.wasm" not in fetched
+
+    loads = main_frame_loads(page)
+    page.click("#update-reload")
+    page.wait_for_function(
+        f"{READY_AND_ISOLATED} && document.getElementById('offline-status').dataset.version"
+        f" === '{new.version}'",
+        timeout=BOOT_TIMEOUT_MS,
+    )
+    assert len(loads) == 1
+    assert cache_names(page) == [f"localwebai-shell:{UPDATE_APP}:{new.version}"]
+    assert "update marker" in page.evaluate("fetch('app.css').then((r) => r.text())")
+
+
+def test_opt_out_build_on_a_host_with_headers_never_reloads(site_page: Page, site: StaticServer):
+    page = site_page
+    loads = main_frame_loads(page)
+    page.goto(site.url(HEADERS_APP))
+    page.wait_for_function(READY_AND_ISOLATED, timeout=BOOT_TIMEOUT_MS)
+    expect(page.locator("#offline-status")).to_have_attribute(
+        "data-state", "ready", timeout=BOOT_TIMEOUT_MS
+    )
+    assert loads == [site.url(HEADERS_APP)]
+    assert len(cache_names(page)) == 1
+    # from the worker's cache, the shell keeps the host's own headers: still isolated
+    page.reload()
+    page.wait_for_function(READY_AND_ISOLATED, timeout=BOOT_TIMEOUT_MS)
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    headers = page.evaluate("fetch('app.css').then((r) => Object.fromEntries(r.headers))")
+    assert headers.get("x-localwebai-sha256")  # served from the worker's cache
+    assert headers["cross-origin-embedder-policy"] == "require-corp"
