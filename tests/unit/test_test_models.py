@@ -9,10 +9,12 @@ from pathlib import Path
 from types import ModuleType
 
 import gguf
+import numpy as np
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 REFERENCE_JSON = Path(__file__).resolve().parents[1] / "data" / "tiny_llama_greedy.json"
+EMBEDDINGS_JSON = Path(__file__).resolve().parents[1] / "data" / "minilm_embeddings.json"
 
 
 def load_script(name: str) -> ModuleType:
@@ -29,6 +31,7 @@ def load_script(name: str) -> ModuleType:
 
 mtm = load_script("make_test_models")
 native = load_script("native_reference")
+native_embeddings = load_script("native_embeddings")
 
 
 def raw_fields(path: Path, prefix: str) -> dict[str, tuple[list[int], list[bytes]]]:
@@ -108,3 +111,66 @@ def test_reference_is_self_consistent(models_dir: Path, reference: dict) -> None
     prompt_text = native.spm_pieces(reader, reference["prompt_token_ids"]).decode("utf-8")
     assert prompt_text == " " + reference["prompt"]  # SPM's space prefix, BOS renders empty
     assert len(set(generated)) > len(generated) // 2, "greedy output collapsed to a loop"
+
+
+def test_minilm_is_pinned(models_dir: Path) -> None:
+    path = models_dir / mtm.MINILM_FILE
+    assert path.is_file(), "run `python scripts/make_test_models.py`"
+    assert mtm.sha256_file(path) == mtm.MINILM_SHA256
+
+
+def test_minilm_header_is_a_mean_pooled_bert(models_dir: Path) -> None:
+    reader = gguf.GGUFReader(models_dir / mtm.MINILM_FILE)
+    fields = {
+        key: reader.fields[key].contents()
+        for key in (
+            "general.architecture",
+            "general.name",
+            "general.file_type",
+            "bert.pooling_type",
+            "bert.embedding_length",
+            "bert.block_count",
+            "bert.context_length",
+            "bert.attention.causal",
+            "tokenizer.ggml.model",
+        )
+    }
+    assert fields == {
+        "general.architecture": "bert",
+        "general.name": mtm.MINILM_NAME,
+        "general.file_type": int(gguf.LlamaFileType.MOSTLY_F16),
+        "bert.pooling_type": int(gguf.PoolingType.MEAN),
+        "bert.embedding_length": 384,
+        "bert.block_count": 6,
+        "bert.context_length": 512,
+        "bert.attention.causal": False,
+        "tokenizer.ggml.model": "bert",
+    }
+
+
+@pytest.fixture(scope="module")
+def embeddings_reference() -> dict:
+    """The committed native embeddings of all-MiniLM-L6-v2."""
+    return json.loads(EMBEDDINGS_JSON.read_text(encoding="utf-8"))
+
+
+def test_embeddings_reference_is_for_the_pinned_minilm(embeddings_reference: dict) -> None:
+    ref = embeddings_reference
+    assert ref["model_file"] == mtm.MINILM_FILE
+    assert ref["model_sha256"] == mtm.MINILM_SHA256
+    assert ref["sentences"] == list(native_embeddings.SENTENCES)
+    assert ref["similar_pairs"] == [list(p) for p in native_embeddings.SIMILAR_PAIRS]
+    assert ref["unrelated_pairs"] == [list(p) for p in native_embeddings.UNRELATED_PAIRS]
+
+
+def test_embeddings_reference_is_self_consistent(embeddings_reference: dict) -> None:
+    ref = embeddings_reference
+    vectors = np.array(ref["embeddings"])
+    assert vectors.shape == (len(ref["sentences"]), 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    assert np.allclose(vectors @ vectors.T, np.array(ref["cosine"]), atol=1e-6)
+    for i, j in ref["similar_pairs"]:
+        assert ref["cosine"][i][j] > native_embeddings.SIMILAR_ABOVE
+    for i, j in ref["unrelated_pairs"]:
+        assert ref["cosine"][i][j] < native_embeddings.UNRELATED_BELOW
+    assert ref["pytorch_crosscheck"]["max_abs_diff"] <= native_embeddings.MAX_PYTORCH_DIFF
