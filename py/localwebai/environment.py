@@ -45,6 +45,10 @@ class Environment:
     memory64: bool
     webgpu: WebGPUInfo = field(default_factory=lambda: WebGPUInfo(available=False))
     device_memory_gib: float | None = None
+    engine_build: str = "default"
+    """Which llama.cpp wasm build wllama runs: "default" (JSPI + memory64) or "compat"."""
+    force_cpu: bool = False
+    """The user's "CPU only" toggle: WebGPU is not tried even when usable."""
 
     @classmethod
     def from_probe(cls, probe: dict[str, Any]) -> Environment:
@@ -65,6 +69,7 @@ class Environment:
                 reason=str(gpu.get("reason") or ""),
             ),
             device_memory_gib=probe.get("deviceMemoryGiB"),
+            engine_build=str(probe.get("engineBuild") or "default"),
         )
 
     @property
@@ -77,24 +82,36 @@ class Environment:
         return self.hardware_concurrency if self.can_use_threads else 1
 
     @property
+    def use_gpu(self) -> bool:
+        return self.webgpu.usable and not self.force_cpu
+
+    @property
     def backend(self) -> str:
-        return "WebGPU" if self.webgpu.usable else "CPU"
+        return "WebGPU" if self.use_gpu else "CPU"
+
+    @property
+    def why_cpu(self) -> str:
+        """Why the GPU is not used (empty when it is)."""
+        if self.use_gpu:
+            return ""
+        return "CPU only chosen" if self.force_cpu else f"WebGPU unused: {self.webgpu.why_not}"
 
     @property
     def gpu_layers(self) -> int:
-        """Layers to offload: all when the GPU is usable, none otherwise (skips WebGPU init)."""
-        return 999 if self.webgpu.usable else 0
+        """Layers to offload: all when the GPU is used, none otherwise (skips WebGPU init)."""
+        return 999 if self.use_gpu else 0
 
     def summary(self) -> str:
         """One line for the page header."""
         isolation = "cross-origin isolated" if self.cross_origin_isolated else "not isolated"
         backend = self.backend
-        if not self.webgpu.usable:
-            backend += f" (WebGPU unused: {self.webgpu.why_not})"
+        if not self.use_gpu:
+            backend += f" ({self.why_cpu})"
         parts = [
             f"{self.threads} thread{'s' if self.threads != 1 else ''}",
             isolation,
             "SIMD" if self.simd else "no SIMD",
             backend,
+            f"{self.engine_build} wasm build",
         ]
         return " · ".join(parts)

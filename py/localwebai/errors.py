@@ -55,11 +55,23 @@ class ModelNotLoadedError(EngineError):
     """An operation needs a loaded model and none is loaded."""
 
 
+class BusyError(EngineError):
+    """A reply is already being generated; one runs at a time."""
+
+
+class OutputFormatError(LocalWebAIError):
+    """A constrained reply (JSON mode, JSON schema) does not parse or does not match."""
+
+
+class ToolError(LocalWebAIError):
+    """A tool call could not be completed (unknown tool, too many steps)."""
+
+
 def from_engine_error(name: str, kind: str | None, message: str) -> LocalWebAIError:
     """Translate a wllama error (its class name, its ``type`` field, its message) to our tree."""
     if name in ("AbortError", "WllamaAbortError"):
         return AbortedError("Stopped.")
-    if kind == "kv_cache_full":
+    if kind == "kv_cache_full" or "exceeds the available context size" in message:
         return ContextFullError(
             "The conversation no longer fits in the model's context window. "
             "Start a new chat or load the model with a larger context."
@@ -68,6 +80,10 @@ def from_engine_error(name: str, kind: str | None, message: str) -> LocalWebAIEr
         return ModelNotLoadedError("No model is loaded yet: load one first.")
     if kind == "load_error":
         return ModelLoadError(f"The engine could not load this model: {message}")
+    if "Failed to initialize samplers" in message:
+        return EngineError(
+            f"The engine refused these sampling settings or this grammar ({message})."
+        )
     if name in ("RuntimeError", "WllamaRuntimeError"):
         return EngineError(
             f"The engine hit an internal error and stopped this reply ({message}). "

@@ -1,7 +1,9 @@
-"""Records of one generation: its text, why it stopped, and its speed."""
+"""One generation: the reply in progress (``Generation``), and what it produced."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -11,6 +13,7 @@ class StopReason(StrEnum):
     END = "end"  # the model ended its reply (EOS / stop string)
     LENGTH = "length"  # max tokens reached
     ABORTED = "aborted"  # the user pressed Stop
+    CONTEXT_FULL = "context_full"  # the context window filled up before max tokens
 
 
 @dataclass(frozen=True)
@@ -18,9 +21,12 @@ class Timings:
     """The engine's own counters for one request (llama.cpp server-style timings)."""
 
     prompt_tokens: int = 0
+    """Prompt tokens evaluated for this request (not counting those reused from the KV cache)."""
     prompt_ms: float = 0.0
     generated_tokens: int = 0
     generation_ms: float = 0.0
+    cached_tokens: int = 0
+    """Prompt tokens reused from the KV cache of the previous request."""
 
     @classmethod
     def from_engine(cls, timings: dict[str, Any] | None) -> Timings:
@@ -31,6 +37,7 @@ class Timings:
             prompt_ms=float(timings.get("prompt_ms") or 0.0),
             generated_tokens=int(timings.get("predicted_n") or 0),
             generation_ms=float(timings.get("predicted_ms") or 0.0),
+            cached_tokens=int(timings.get("cache_n") or 0),
         )
 
     @property
@@ -62,6 +69,8 @@ class GenerationResult:
         parts = [f"{t.generated_tokens} tokens", f"{t.generation_tokens_per_second:.1f} tokens/s"]
         if t.prompt_tokens:
             parts.append(f"prompt {t.prompt_tokens} at {t.prompt_tokens_per_second:.0f} tokens/s")
+        if t.cached_tokens:
+            parts.append(f"{t.cached_tokens} cached")
         if self.first_token_ms is not None:
             parts.append(f"first token {self.first_token_ms / 1000:.2f} s")
         if self.stop_reason is not StopReason.END:
@@ -69,6 +78,97 @@ class GenerationResult:
         return " · ".join(parts)
 
 
-def stop_reason_from_finish(finish_reason: str | None) -> StopReason:
-    """Map the OpenAI-style finish_reason to ours."""
-    return StopReason.LENGTH if finish_reason == "length" else StopReason.END
+def stop_reason_from_finish(
+    finish_reason: str | None,
+    timings: Timings | None = None,
+    max_tokens: int | None = None,
+    n_ctx: int | None = None,
+) -> StopReason:
+    """Map the OpenAI-style finish_reason to ours.
+
+    The engine does not shift the context: a reply that reaches the end of the context window
+    stops with finish_reason "length" before ``max_tokens``; that is ``CONTEXT_FULL``.
+    """
+    if finish_reason != "length":
+        return StopReason.END
+    if timings and max_tokens and n_ctx and timings.generated_tokens < max_tokens:
+        used = timings.prompt_tokens + timings.cached_tokens + timings.generated_tokens
+        if used >= n_ctx - 1:
+            return StopReason.CONTEXT_FULL
+    return StopReason.LENGTH
+
+
+OnText = Callable[[str], None]
+OnComplete = Callable[[GenerationResult], None]
+Run = Callable[[OnText], Awaitable[GenerationResult]]
+_END = object()
+
+
+class Generation:
+    """A reply in progress: iterate it for text pieces as they stream, then read ``result``.
+
+    ::
+
+        generation = runner.generate("Once upon a time", params)
+        async for piece in generation:
+            print(piece, end="")
+        print(generation.result.stop_reason)
+
+    ``await generation`` waits for the whole reply and returns its ``GenerationResult``.
+    ``on_token`` / ``on_complete`` callbacks are called as well, for callback-style code
+    (the reply runs without anyone iterating). ``abort()`` stops it early.
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        abort: Callable[[], None],
+        on_token: OnText | None = None,
+        on_complete: OnComplete | None = None,
+    ) -> None:
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._abort = abort
+        self._on_token = on_token
+        self._on_complete = on_complete
+        self._drained = False
+        self._task: asyncio.Future[GenerationResult] = asyncio.ensure_future(run(self._piece))
+        self._task.add_done_callback(self._finished)
+
+    def _piece(self, text: str) -> None:
+        self._queue.put_nowait(text)
+        if self._on_token is not None:
+            self._on_token(text)
+
+    def _finished(self, task: asyncio.Future[GenerationResult]) -> None:
+        self._queue.put_nowait(_END)
+        if self._on_complete is not None and not task.cancelled() and task.exception() is None:
+            self._on_complete(task.result())
+
+    def __aiter__(self) -> Generation:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._drained:
+            raise StopAsyncIteration
+        piece = await self._queue.get()
+        if piece is _END:
+            self._drained = True
+            self._task.result()  # raise the engine's error, if any
+            raise StopAsyncIteration
+        return piece
+
+    def __await__(self) -> Generator[Any, None, GenerationResult]:
+        return self._task.__await__()
+
+    @property
+    def done(self) -> bool:
+        return self._task.done()
+
+    @property
+    def result(self) -> GenerationResult:
+        """The finished reply (raises its error, or ``InvalidStateError`` while running)."""
+        return self._task.result()
+
+    def abort(self) -> None:
+        """Stop generating; the result keeps the text so far, with stop reason ``aborted``."""
+        self._abort()

@@ -39,8 +39,10 @@ def test_isolated_page_uses_every_core_and_skips_a_fallback_gpu() -> None:
     assert (env.backend, env.gpu_layers) == ("CPU", 0)
     assert env.summary() == (
         "8 threads · cross-origin isolated · SIMD · CPU (WebGPU unused: only a software "
-        "(fallback) adapter)"
+        "(fallback) adapter) · default wasm build"
     )
+    compat = Environment.from_probe({**PROBE, "jspi": False, "engineBuild": "compat"})
+    assert compat.summary().endswith(" · compat wasm build")
 
 
 def test_not_isolated_means_one_thread() -> None:
@@ -73,6 +75,7 @@ def test_context_is_capped_by_the_model() -> None:
         "n_ctx": 1024,
         "n_threads": 2,
         "n_gpu_layers": 0,
+        "n_batch": 512,
     }
 
 
@@ -107,7 +110,7 @@ def test_greedy_maps_to_top_k_one() -> None:
 )
 def test_form_values_are_validated(max_tokens: str, temperature: str, message: str) -> None:
     with pytest.raises(ParameterError, match=message):
-        GenerationParams.from_form(max_tokens, temperature)
+        GenerationParams.from_form({"max_tokens": max_tokens, "temperature": temperature})
 
 
 def test_chat_history_puts_the_system_prompt_first() -> None:

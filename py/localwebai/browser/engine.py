@@ -35,6 +35,7 @@ class WllamaEngine:
 
     def __init__(self) -> None:
         self._wllama: Any = None
+        self.n_ctx: int | None = None
 
     @property
     def loaded(self) -> bool:
@@ -49,6 +50,7 @@ class WllamaEngine:
         except JsException as error:
             await self.unload()
             raise _engine_error(error) from None
+        self.n_ctx = params.n_ctx
         return EngineInfo(
             threads=int(self._wllama.getNumThreads()),
             multithread=bool(self._wllama.isMultithread()),
@@ -57,6 +59,7 @@ class WllamaEngine:
     async def unload(self) -> None:
         """Free the model and end the worker; safe to call at any time."""
         wllama, self._wllama = self._wllama, None
+        self.n_ctx = None
         if wllama is not None:
             with contextlib.suppress(JsException):  # the worker is gone either way
                 await wllama.exit()
@@ -66,19 +69,22 @@ class WllamaEngine:
     ) -> GenerationResult:
         """Stream a chat reply (the model's own chat template applies)."""
         options = {"messages": messages, "stream": True, **params.to_wllama()}
-        return await self._stream("createChatCompletion", options, signal, on_text, _chat_delta)
+        return await self._stream(
+            "createChatCompletion", options, params, signal, on_text, _chat_delta
+        )
 
     async def complete(
         self, prompt: str, params: GenerationParams, signal: Any, on_text: OnText
     ) -> GenerationResult:
         """Stream a raw text completion of ``prompt``."""
         options = {"prompt": prompt, "stream": True, **params.to_wllama()}
-        return await self._stream("createCompletion", options, signal, on_text, _raw_text)
+        return await self._stream("createCompletion", options, params, signal, on_text, _raw_text)
 
     async def _stream(
         self,
         method: str,
         options: dict[str, Any],
+        params: GenerationParams,
         signal: Any,
         on_text: OnText,
         text_of: Callable[[Any], str],
@@ -114,7 +120,7 @@ class WllamaEngine:
         js_options.onData = callback
         try:
             await getattr(self._wllama, method)(js_options)
-            stop = stop_reason_from_finish(finish)
+            stop = stop_reason_from_finish(finish, timings, params.max_tokens, self.n_ctx)
         except JsException as error:
             mapped = _engine_error(error)
             if not isinstance(mapped, AbortedError):
