@@ -3,11 +3,15 @@ that may only talk to that server (any other request fails the test)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import gguf
@@ -30,6 +34,10 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 OVERSIZED_MODEL = "oversized-llama.gguf"
 NO_RANGE_PREFIX = "/no-range/"
+FLAKY_PREFIX = "/flaky/"
+SLOW_PREFIX = "/slow/"
+MiB = 1 << 20
+SLOW_BYTES_PER_SECOND = 8 * MiB
 OVERSIZED_WEIGHTS_SHAPE = (4096, 393_216)  # F32: 6 GiB of weights, more than wasm's 4 GiB
 PYTHON_BOOT_TIMEOUT_MS = 60_000
 
@@ -83,9 +91,17 @@ def oversized_model(served_models_dir: Path) -> str:
     return OVERSIZED_MODEL
 
 
-class RangeIgnoringHandler(serve.RequestHandler):
-    """serve.py's handler, except that under /no-range/ it acts like a server without Range
-    support: /no-range/models/X is /models/X, always sent whole (200)."""
+class MisbehavingHandler(serve.RequestHandler):
+    """serve.py's handler, plus two misbehaving views of /models/X for the browser tests:
+
+    - /no-range/models/X acts like a server without Range support (always 200, whole file);
+    - /flaky/models/X drops the connection halfway through the first response to each Range
+      longer than 2 MiB (a cache chunk; header reads are left alone);
+    - /slow/models/X sends at most SLOW_BYTES_PER_SECOND per response.
+    """
+
+    dropped: ClassVar[set[str]] = set()
+    """Range headers already answered with a dropped connection (once each, per session)."""
 
     def _serve(self, send_body: bool) -> None:
         if self.path.startswith(NO_RANGE_PREFIX):
@@ -93,14 +109,40 @@ class RangeIgnoringHandler(serve.RequestHandler):
         super()._serve(send_body)
 
     def _locate(self, url_path: str) -> Path | None:
-        return super()._locate(url_path.removeprefix(NO_RANGE_PREFIX.rstrip("/")))
+        for prefix in (NO_RANGE_PREFIX, FLAKY_PREFIX, SLOW_PREFIX):
+            url_path = url_path.removeprefix(prefix.rstrip("/"))
+        return super()._locate(url_path)
+
+    def _copy(self, source, length: int) -> int:
+        if self.path.startswith(SLOW_PREFIX):
+            return self._copy_slowly(source, length)
+        key = f"{self.path} {self.headers.get('Range')}"
+        if not self.path.startswith(FLAKY_PREFIX) or key in self.dropped or length <= 2 * MiB:
+            return super()._copy(source, length)
+        self.dropped.add(key)
+        sent = super()._copy(source, length // 2)
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+        return sent
+
+    def _copy_slowly(self, source, length: int) -> int:
+        sent = 0
+        piece = SLOW_BYTES_PER_SECOND // 10
+        while sent < length:
+            n = super()._copy(source, min(piece, length - sent))
+            sent += n
+            if n < min(piece, length - sent + n):
+                break  # the page went away
+            time.sleep(0.1)
+        return sent
 
 
 @pytest.fixture(scope="session")
 def app_server(served_models_dir: Path) -> Iterator[serve.AppServer]:
     """serve.py in a thread on a free port, serving the test models under /models/."""
     server = serve.make_server(
-        port=0, models_dir=served_models_dir, quiet=True, handler=RangeIgnoringHandler
+        port=0, models_dir=served_models_dir, quiet=True, handler=MisbehavingHandler
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -115,9 +157,10 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-@pytest.fixture
-def app_page(page, app_server: serve.AppServer):
-    """The app, booted to "Python ready", in a context where non-local requests fail the test."""
+@contextlib.contextmanager
+def booted_app(page, app_server: serve.AppServer) -> Iterator:
+    """Open the app in ``page`` and wait for "Python ready"; on exit, fail the test if the page
+    tried to reach beyond localhost or threw an uncaught error."""
     blocked: list[str] = []
 
     def guard(route) -> None:
@@ -137,3 +180,23 @@ def app_page(page, app_server: serve.AppServer):
     yield page
     assert blocked == [], f"the page tried to reach beyond localhost: {blocked}"
     assert page_errors == [], f"uncaught errors in the page: {page_errors}"
+
+
+@pytest.fixture
+def app_page(page, app_server: serve.AppServer):
+    """The app, booted to "Python ready", in a context where non-local requests fail the test."""
+    with booted_app(page, app_server) as booted:
+        yield booted
+
+
+@pytest.fixture
+def persistent_app_page(browser_type, browser_type_launch_args, app_server, tmp_path):
+    """Like ``app_page``, in a browser with an on-disk profile: the only kind in which Chromium
+    enforces a quota set with ``Storage.overrideQuotaForOrigin``."""
+    profile = tmp_path / "profile"
+    context = browser_type.launch_persistent_context(profile, **browser_type_launch_args)
+    try:
+        with booted_app(context.new_page(), app_server) as booted:
+            yield booted
+    finally:
+        context.close()

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from .errors import AbortedError, LocalWebAIError, ModelSourceError, NetworkError
+from .errors import AbortedError, LocalWebAIError, ModelSourceError, NetworkError, ParameterError
 from .progress import LoadProgress, LoadStage, RateMeter
 from .spec import ModelSpecification, format_bytes
 
@@ -127,6 +127,10 @@ class RemoteFile(Protocol):
 
 class BlobOps(Protocol):
     async def sha256(self, blob: Blob) -> str: ...
+    async def sha256_streamed(self, blob: Blob, on_bytes: Callable[[int], None]) -> str:
+        """The digest of a blob of any size, read piece by piece (never whole in memory)."""
+        ...
+
     def join(self, blobs: list[Blob]) -> Blob: ...
     def slice(self, blob: Blob, start: int, end: int) -> Blob: ...
     def size(self, blob: Blob) -> int: ...
@@ -172,6 +176,16 @@ def _changed_message(record: ModelRecord) -> str:
     )
 
 
+def parse_sha256(text: str) -> str | None:
+    """A user-typed sha256 (64 hex digits, any case, spaces around): lowercase, or None if blank."""
+    digest = text.strip().lower()
+    if not digest:
+        return None
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ParameterError(f"A sha256 is 64 hexadecimal digits; {text.strip()!r} is not one.")
+    return digest
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -195,7 +209,9 @@ class ModelRecord:
     last_modified: str | None = None
     last_used: str | None = None
     file_sha256: str | None = None
-    """The whole file's expected sha256, when known."""
+    """The whole file's expected sha256, when known (given by the user)."""
+    file_verified: bool = False
+    """Whether the assembled file was checked against ``file_sha256`` (done once)."""
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
@@ -363,10 +379,12 @@ class ModelCache:
         size: int,
         spec: ModelSpecification,
         on_notice: Callable[[str], None],
+        file_sha256: str | None = None,
     ) -> ModelRecord:
         """The record for ``url``: the partial one to resume, or a new empty one."""
         existing = await self.get(url_model_id(url))
         if existing is not None and existing.size == size:
+            await self.expect_sha256(existing, file_sha256)
             return existing
         if existing is not None:
             on_notice(_changed_message(existing))
@@ -374,6 +392,7 @@ class ModelCache:
         record = ModelRecord.new(
             url_model_id(url), file_name, size, spec, source_url=url, chunk_size=self.chunk_size
         )
+        await self.expect_sha256(record, file_sha256)
         await self._save(record)
         return record
 
@@ -508,11 +527,17 @@ class ModelCache:
 
     async def _full(self, record: ModelRecord) -> StorageFullError:
         estimate = await self.store.estimate()
-        needed = record.size - record.stored_bytes
+        needed = format_bytes(record.size - record.stored_bytes)
+        free = format_bytes(estimate.available)
+        quota = format_bytes(estimate.quota)
+        if estimate.available < record.size - record.stored_bytes:
+            space = f"needs {needed} more, but only {free} of the {quota} quota is free"
+        else:  # the estimate is approximate; the browser's refusal is what counts
+            space = (
+                f"needs {needed} more and the browser refused to store it ({free} of {quota} free)"
+            )
         return StorageFullError(
-            f"Browser storage is full: {record.file_name} needs {format_bytes(needed)} more, "
-            f"but only {format_bytes(estimate.available)} of the "
-            f"{format_bytes(estimate.quota)} quota is free. What is downloaded "
+            f"Browser storage is full: {record.file_name} {space}. What is downloaded "
             f"({format_bytes(record.stored_bytes)}) is kept: free space (delete a cached model) "
             "and load it again to resume."
         )
@@ -578,6 +603,28 @@ class ModelCache:
         if bad:
             await self._save(record)
         return bad
+
+    async def expect_sha256(self, record: ModelRecord, digest: str | None) -> None:
+        """Record the whole file's expected sha256 (checked once by :meth:`verify_file`)."""
+        if digest and digest.lower() != record.file_sha256:
+            record.file_sha256, record.file_verified = digest.lower(), False
+        await self._save(record)
+
+    async def verify_file(self, record: ModelRecord, blob: Blob, on_progress: OnProgress) -> None:
+        """Check the whole file once against its expected sha256; a mismatch deletes it."""
+        if record.file_sha256 is None or record.file_verified:
+            return
+        meter = _Meter(LoadStage.VERIFYING, record.size, 0, on_progress, self.clock)
+        actual = await self.blobs.sha256_streamed(blob, meter.add)
+        if actual != record.file_sha256.lower():
+            await self.store.delete_model(record.id)
+            raise CacheError(
+                f"{record.file_name} does not match the expected sha256 "
+                f"({record.file_sha256[:12]}…; it is {actual[:12]}…): it was removed from the "
+                "cache. Check the checksum, or the server is sending a different file."
+            )
+        record.file_verified = True
+        await self._save(record)
 
     async def assemble(self, record: ModelRecord) -> Blob:
         """The whole model as one blob composed of the stored chunks (no bytes copied)."""

@@ -15,7 +15,6 @@ class LoadStage(StrEnum):
     DOWNLOADING = "downloading"
     IMPORTING = "importing"
     VERIFYING = "verifying"
-    STORING = "storing"
     INITIALIZING = "initializing"
     READY = "ready"
 

@@ -14,6 +14,8 @@ class ModelSource:
     url: str | None = None
     file: Any = None
     cached_id: str | None = None
+    sha256: str | None = None
+    """The whole file's expected sha256, when the user gave one: checked once after download."""
 
     def __post_init__(self) -> None:
         given = [self.url is not None, self.file is not None, self.cached_id is not None]
@@ -21,8 +23,8 @@ class ModelSource:
             raise ValueError("a model source is exactly one of: url, file, cached_id")
 
     @classmethod
-    def from_url(cls, url: str) -> ModelSource:
-        return cls(label=url, url=url)
+    def from_url(cls, url: str, sha256: str | None = None) -> ModelSource:
+        return cls(label=url, url=url, sha256=sha256)
 
     @classmethod
     def from_file(cls, file: Any, name: str) -> ModelSource:

@@ -22,6 +22,7 @@ from localwebai.errors import AbortedError, ModelNotFoundError, NetworkError
 
 T = TypeVar("T")
 UNLIMITED = 1 << 50
+STREAM_PIECE = 4096
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -216,6 +217,14 @@ class BytesBlobOps:
     async def sha256(self, blob: bytes) -> str:
         await asyncio.sleep(0)
         return sha256(blob)
+
+    async def sha256_streamed(self, blob: bytes, on_bytes: Callable[[int], None]) -> str:
+        digest = hashlib.sha256()
+        for start in range(0, len(blob), STREAM_PIECE):
+            digest.update(blob[start : start + STREAM_PIECE])
+            on_bytes(len(blob[start : start + STREAM_PIECE]))
+            await asyncio.sleep(0)
+        return digest.hexdigest()
 
     def join(self, blobs: list[bytes]) -> bytes:
         return b"".join(blobs)

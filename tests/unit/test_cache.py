@@ -752,3 +752,37 @@ def test_load_progress_fraction_and_eta() -> None:
     assert LoadProgress(LoadStage.DOWNLOADING, done=5, total=1000).eta_seconds is None
     over = LoadProgress(LoadStage.DOWNLOADING, done=1200, total=1000, bytes_per_second=10.0)
     assert over.fraction == 1.0 and over.eta_seconds == 0
+
+
+def test_whole_file_sha256_is_checked_once_after_download() -> None:
+    data = file_bytes(3 * CS + 7)
+    h = Harness(data)
+
+    async def download(expected: str) -> ModelRecord:
+        cache = h.cache
+        record = await cache.start_download(URL, NAME, len(data), SPEC, h.notices.append, expected)
+        await cache.download(record, None, h.progress.append, h.notices.append)
+        await cache.verify_file(record, await cache.assemble(record), h.progress.append)
+        return record
+
+    record = run(download(sha256(data).upper()))
+    assert any(p.stage is LoadStage.VERIFYING for p in h.progress)
+    assert record.file_verified and h.record(record.id).file_verified
+    h.progress.clear()
+    run(h.cache.verify_file(record, data, h.progress.append))  # already verified: no work
+    assert h.progress == []
+
+
+def test_whole_file_sha256_mismatch_removes_the_download() -> None:
+    data = file_bytes(2 * CS + 1)
+    h = Harness(data)
+
+    async def download() -> None:
+        cache = h.cache
+        record = await cache.start_download(URL, NAME, len(data), SPEC, h.notices.append, "ab" * 32)
+        await cache.download(record, None, h.progress.append, h.notices.append)
+        await cache.verify_file(record, await cache.assemble(record), h.progress.append)
+
+    with pytest.raises(CacheError, match="does not match the expected sha256"):
+        run(download())
+    assert run(h.cache.models()) == []

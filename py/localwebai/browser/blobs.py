@@ -30,7 +30,7 @@ async def fetch_blob(url: str, signal: Any, on_progress: Progress) -> Any:
     options.signal = signal
     options.onProgress = progress
     try:
-        result = await _call(glue.fetchBlob(url, options), url, signal)
+        result = await checked_fetch(glue.fetchBlob(url, options), url, signal)
     finally:
         progress.destroy()
     return result.blob
@@ -40,12 +40,12 @@ async def fetch_range(url: str, start: int, end: int, signal: Any) -> RangeBytes
     """Bytes ``[start, end)`` of ``url`` (header bytes only), by Range request where possible."""
     options = js.Object.new()
     options.signal = signal
-    result = await _call(glue.fetchRange(url, start, end, options), url, signal)
+    result = await checked_fetch(glue.fetchRange(url, start, end, options), url, signal)
     size = field(result, "size")
     return RangeBytes(data=bytes(result.bytes.to_py()), size=None if size is None else int(size))
 
 
-async def _call(request: Any, url: str, signal: Any) -> Any:
+async def checked_fetch(request: Any, url: str, signal: Any) -> Any:
     """Await a glue fetch; map its failures onto the error tree."""
     try:
         result = await request

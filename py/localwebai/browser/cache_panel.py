@@ -1,0 +1,112 @@
+"""The "Cached in this browser" panel: cached models with load/resume and delete, storage use,
+and the persistent-storage request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import js
+
+from ..cache import ModelCache, ModelRecord
+from ..sources import ModelSource
+from ..spec import format_bytes
+from . import dom
+from .cache_store import request_persistence, storage_state
+
+ACTION_IDS = ("persist-storage", "clear-cache")
+
+
+def describe_record(record: ModelRecord) -> str:
+    """One line: quantization, size, completeness, last use (parts the record knows)."""
+    spec = record.specification
+    parts = [spec.quantization or "", format_bytes(record.size), record.status()]
+    if record.last_used:
+        parts.append(f"last used {record.last_used.replace('T', ' ')[:16]}")
+    return " · ".join(part for part in parts if part)
+
+
+class CachePanel:
+    """Lists the cache; loading goes through ``on_load`` (the app's model task)."""
+
+    def __init__(
+        self,
+        cache: ModelCache,
+        on_load: Callable[[ModelSource], None],
+        on_error: Callable[[Exception], None],
+    ) -> None:
+        self.cache = cache
+        self.on_load = on_load
+        self.on_error = on_error
+        self.enabled = False
+
+    def wire(self) -> None:
+        dom.on(dom.by_id("persist-storage"), "click", lambda _: self.persist())
+        dom.on(dom.by_id("clear-cache"), "click", lambda _: self.clear())
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.enabled = enabled
+        for element_id in ACTION_IDS:
+            dom.set_enabled(element_id, enabled)
+        for button in js.document.querySelectorAll("#cached-model-list button"):
+            button.disabled = not enabled
+
+    async def refresh(self) -> None:
+        """Re-read the cache and the storage estimate; a failure is shown, never raised."""
+        try:
+            records = await self.cache.models()
+            state = await storage_state()
+        except Exception as error:  # shown in the page, never raised into the event loop
+            self.on_error(error)
+            return
+        dom.clear("cached-model-list")
+        target = dom.by_id("cached-model-list")
+        for record in records:
+            self._add_row(target, record)
+        dom.set_visible("cache-empty", not records)
+        estimate = state.estimate
+        dom.set_text(
+            "storage-estimate",
+            f"Storage: {format_bytes(estimate.usage)} used of {format_bytes(estimate.quota)}"
+            f" ({format_bytes(estimate.available)} free)"
+            + (", persistent." if state.persisted else "."),
+        )
+        dom.by_id("cache-panel").dataset.persisted = str(state.persisted).lower()
+        self.set_enabled(self.enabled)
+
+    def _add_row(self, target: Any, record: ModelRecord) -> None:
+        item = dom.append_text_element(target, "li", "")
+        item.dataset.modelId = record.id
+        item.dataset.complete = str(record.complete).lower()
+        resumable = record.complete or record.source_url is not None
+        load = dom.append_text_element(
+            item, "button", "Load" if record.complete else "Resume", "load-cached"
+        )
+        load.type = "button"
+        load.hidden = not resumable
+        dom.append_text_element(item, "span", f" {record.label} ", "name")
+        dom.append_text_element(item, "span", describe_record(record), "muted details")
+        delete = dom.append_text_element(item, "button", "Delete", "delete-cached")
+        delete.type = "button"
+        source = ModelSource.from_cache(record.id, record.label)
+        dom.on(load, "click", lambda _: self.on_load(source))
+        dom.on(delete, "click", lambda _: self.delete(record.id))
+
+    async def delete(self, model_id: str) -> None:
+        await self.cache.delete(model_id)
+        await self.refresh()
+
+    async def clear(self) -> None:
+        if js.window.confirm("Delete every cached model from this browser?"):
+            await self.cache.clear()
+            await self.refresh()
+
+    async def persist(self) -> None:
+        granted = await request_persistence()
+        dom.set_text(
+            "persist-answer",
+            "The browser will keep the cache."
+            if granted
+            else "The browser declined: it may evict the cache when disk space runs low.",
+        )
+        await self.refresh()

@@ -1,0 +1,158 @@
+"""The page's side of the model cache: IndexedDB, Range downloads and Blob hashing.
+
+Implements the three interfaces of :mod:`localwebai.cache` over ``web/js/cache.js``; chunk
+contents stay JS Blobs throughout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import js
+from pyodide.ffi import JsException, create_proxy, jsnull
+
+from ..cache import (
+    BlobOps,
+    CacheError,
+    ChunkStore,
+    FetchedChunk,
+    ModelCache,
+    QuotaExceeded,
+    RangeUnsupported,
+    RemoteFile,
+    RemoteInfo,
+    StorageEstimate,
+)
+from .blobs import checked_fetch
+from .jsinterop import error_fields, field, glue
+
+
+@dataclass(frozen=True)
+class StorageState:
+    """What ``navigator.storage`` says: bytes used, the quota, and persistence."""
+
+    estimate: StorageEstimate
+    persisted: bool
+
+
+class IndexedDBStore(ChunkStore):
+    """Records go through JSON both ways: plain values, ``None`` kept as ``null``."""
+
+    async def records(self) -> list[dict[str, Any]]:
+        return json.loads(str(js.JSON.stringify(await glue.idb.records())))
+
+    async def put_record(self, stored: dict[str, Any]) -> None:
+        await glue.idb.putRecord(js.JSON.parse(json.dumps(stored)))
+
+    async def delete_model(self, model_id: str) -> None:
+        await glue.idb.deleteModel(model_id)
+
+    async def put_chunk(self, model_id: str, index: int, blob: Any) -> None:
+        try:
+            await glue.idb.putChunk(model_id, index, blob)
+        except JsException as error:
+            name, _, message = error_fields(error)
+            if name == "QuotaExceededError":
+                raise QuotaExceeded from None
+            raise CacheError(f"The browser could not store part of the model: {message}") from None
+
+    async def get_chunk(self, model_id: str, index: int) -> Any | None:
+        blob = await glue.idb.getChunk(model_id, index)
+        return None if blob is None or blob is jsnull else blob
+
+    async def estimate(self) -> StorageEstimate:
+        return (await storage_state()).estimate
+
+
+def _remote(info: Any) -> RemoteInfo:
+    size = field(info, "size")
+    return RemoteInfo(
+        size=None if size is None else int(size),
+        etag=field(info, "etag"),
+        last_modified=field(info, "lastModified"),
+    )
+
+
+class FetchRemote(RemoteFile):
+    async def fetch_chunk(
+        self, url: str, start: int, end: int, signal: Any, on_bytes: Callable[[int], None]
+    ) -> FetchedChunk:
+        progress = create_proxy(lambda n: on_bytes(int(n)))
+        options = js.Object.new()
+        options.signal = signal
+        options.onBytes = progress
+        try:
+            result = await checked_fetch(glue.fetchChunk(url, start, end, options), url, signal)
+        finally:
+            progress.destroy()
+        if not result.ranged:
+            raise RangeUnsupported
+        return FetchedChunk(result.blob, str(result.sha256), _remote(result.remote))
+
+    async def stream_chunks(
+        self,
+        url: str,
+        chunk_size: int,
+        signal: Any,
+        on_chunk: Callable[[int, FetchedChunk], Awaitable[None]],
+        on_bytes: Callable[[int], None],
+    ) -> RemoteInfo:
+        async def chunk(index: Any, blob: Any, digest: Any, remote: Any) -> None:
+            await on_chunk(int(index), FetchedChunk(blob, str(digest), _remote(remote)))
+
+        chunk_proxy = create_proxy(chunk)
+        progress = create_proxy(lambda n: on_bytes(int(n)))
+        options = js.Object.new()
+        options.signal = signal
+        options.onChunk = chunk_proxy
+        options.onBytes = progress
+        try:
+            result = await checked_fetch(glue.streamChunks(url, chunk_size, options), url, signal)
+        finally:
+            chunk_proxy.destroy()
+            progress.destroy()
+        return _remote(result.remote)
+
+
+class JsBlobOps(BlobOps):
+    async def sha256(self, blob: Any) -> str:
+        return str(await glue.sha256Blob(blob))
+
+    async def sha256_streamed(self, blob: Any, on_bytes: Callable[[int], None]) -> str:
+        progress = create_proxy(lambda n: on_bytes(int(n)))
+        options = js.Object.new()
+        options.onBytes = progress
+        try:
+            return str(await glue.sha256Streamed(blob, options))
+        finally:
+            progress.destroy()
+
+    def join(self, blobs: list[Any]) -> Any:
+        return glue.joinBlobs(js.Array.of(*blobs))
+
+    def slice(self, blob: Any, start: int, end: int) -> Any:
+        return blob.slice(start, end)
+
+    def size(self, blob: Any) -> int:
+        return int(blob.size)
+
+
+def browser_cache() -> ModelCache:
+    """The model cache over this page's IndexedDB and network."""
+    return ModelCache(
+        IndexedDBStore(), FetchRemote(), JsBlobOps(), clock=lambda: js.performance.now() / 1000
+    )
+
+
+async def storage_state() -> StorageState:
+    state = await glue.storageEstimate()
+    estimate = StorageEstimate(usage=int(state.usage), quota=int(state.quota))
+    return StorageState(estimate, bool(state.persisted))
+
+
+async def request_persistence() -> bool:
+    """Ask the browser not to evict our storage; its answer (browsers may say no)."""
+    return bool(await glue.requestPersistence())

@@ -1,0 +1,103 @@
+"""Measure download-into-IndexedDB throughput for several cache chunk sizes, against a plain
+fetch() of the same file, side by side in one headless Chromium (the basis of CHUNK_SIZE).
+
+    python scripts/bench_chunk_size.py [--model models/X.gguf] [--sizes 8 16 32 64] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "py")]
+
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+import serve  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+DOWNLOAD = """
+import json, js
+from localwebai.browser.blobs import new_abort_controller
+from localwebai.browser.cache_store import browser_cache
+from localwebai.spec import ModelSpecification
+
+async def measure():
+    cache = browser_cache()
+    cache.chunk_size = {chunk_size}
+    await cache.clear()
+    url = str(js.URL.new("{url}", js.location.href).href)
+    spec = ModelSpecification.from_dict({{}})
+    started = js.performance.now()
+    record = await cache.start_download(url, "bench.gguf", {size}, spec, print)
+    await cache.download(record, new_abort_controller().signal, lambda p: None, print)
+    seconds = (js.performance.now() - started) / 1000
+    await cache.clear()
+    return seconds
+
+js.window.benchResult = json.dumps(await measure())
+"""
+
+PLAIN_FETCH = """async (url) => {
+    const started = performance.now();
+    const blob = await (await fetch(url, {cache: 'no-store'})).blob();
+    if (!blob.size) throw new Error('empty');
+    return (performance.now() - started) / 1000;
+}"""
+
+
+def run_python(page: Page, code: str) -> float:
+    page.evaluate(
+        """(code) => {
+            window.benchResult = undefined;
+            const script = document.createElement('script');
+            script.type = 'py';
+            script.textContent = code;
+            document.body.appendChild(script);
+        }""",
+        code,
+    )
+    page.wait_for_function("window.benchResult !== undefined", timeout=600_000)
+    return float(json.loads(page.evaluate("window.benchResult")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model", type=Path, default=REPO / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32, 64], help="MiB")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    size = args.model.stat().st_size
+    server = serve.make_server(port=0, models_dir=args.model.parent, quiet=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"/models/{args.model.name}"
+    times: dict[str, list[float]] = {"plain fetch": []}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(server.url)
+        page.wait_for_selector("body[data-state=ready]", timeout=120_000)
+        for _ in range(args.rounds):  # interleaved: every variant once per round
+            times["plain fetch"].append(page.evaluate(PLAIN_FETCH, url))
+            for mib in args.sizes:
+                code = DOWNLOAD.format(chunk_size=mib << 20, url=url, size=size)
+                times.setdefault(f"cache, {mib} MiB chunks", []).append(run_python(page, code))
+        browser.close()
+    server.shutdown()
+    plain = statistics.median(times["plain fetch"])
+    print(f"{args.model.name}: {size / 2**20:.1f} MiB, median of {args.rounds}")
+    for name, runs in times.items():
+        median = statistics.median(runs)
+        rate = size / median / 2**20
+        print(f"  {name:24} {median:6.2f} s  {rate:7.1f} MiB/s  {plain / median:5.2f}x plain fetch")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""What a person does with the app, as Playwright steps shared by the browser tests."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+LOAD_TIMEOUT_MS = 60_000
+REPLY_TIMEOUT_MS = 120_000
+
+
+def load_by_url(page: Page, url: str) -> None:
+    page.fill("#model-url", url)
+    page.click("#load-url")
+
+
+def wait_model_ready(page: Page) -> None:
+    page.wait_for_selector("body[data-state=model-ready]", timeout=LOAD_TIMEOUT_MS)
+
+
+def set_generation(page: Page, mode: str, temperature: float, max_tokens: int) -> None:
+    page.select_option("#mode", mode)
+    page.fill("#temperature", str(temperature))
+    page.fill("#max-tokens", str(max_tokens))
+
+
+def send(page: Page, prompt: str) -> None:
+    page.fill("#prompt", prompt)
+    page.click("#send")
+
+
+def wait_reply(page: Page, index: int = 0) -> dict:
+    """Wait until assistant reply number ``index`` (from 0) exists and has finished."""
+    selector = "#messages li.assistant"
+    page.wait_for_function(
+        """([selector, index]) => {
+            const replies = document.querySelectorAll(selector);
+            const reply = replies[index];
+            return reply && (reply.dataset.stopReason || reply.classList.contains('failed'));
+        }""",
+        arg=[selector, index],
+        timeout=REPLY_TIMEOUT_MS,
+    )
+    return page.evaluate(
+        """([selector, index]) => {
+            const replies = document.querySelectorAll(selector);
+            const reply = replies[index];
+            return {
+                text: reply.firstChild ? reply.firstChild.textContent : "",
+                stopReason: reply.dataset.stopReason || null,
+                chunks: Number(reply.dataset.chunks || 0),
+                stats: reply.querySelector('.stats')?.textContent || "",
+                error: document.getElementById('error').textContent,
+            };
+        }""",
+        [selector, index],
+    )
+
+
+def error_text(page: Page) -> str:
+    expect(page.locator("#error")).to_be_visible()
+    return page.inner_text("#error")

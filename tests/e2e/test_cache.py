@@ -1,0 +1,272 @@
+"""The IndexedDB model cache in real Chromium: download in chunks, resume, verify, offline.
+
+Every test gets a fresh browser context, so its IndexedDB starts empty; a reload keeps it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from localwebai.cache import CHUNK_SIZE, PARALLEL_FETCHES, plan_chunks
+from playwright.sync_api import Page, expect
+
+import serve
+
+from ..conftest import FLAKY_PREFIX, NO_RANGE_PREFIX, PYTHON_BOOT_TIMEOUT_MS, SLOW_PREFIX
+from .app_actions import (
+    LOAD_TIMEOUT_MS,
+    error_text,
+    load_by_url,
+    send,
+    set_generation,
+    wait_model_ready,
+    wait_reply,
+)
+
+SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
+TINY = "tiny-llama.gguf"
+CACHED_ROWS = "#cached-model-list li"
+
+
+def reload(page: Page) -> None:
+    page.reload()
+    page.wait_for_selector("body[data-state=ready]", timeout=PYTHON_BOOT_TIMEOUT_MS)
+
+
+def cached_rows(page: Page) -> list[dict]:
+    return page.eval_on_selector_all(
+        CACHED_ROWS,
+        """rows => rows.map(row => ({
+            id: row.dataset.modelId,
+            complete: row.dataset.complete === 'true',
+            text: row.textContent,
+            action: row.querySelector('.load-cached').textContent,
+        }))""",
+    )
+
+
+def chunk_requests(
+    server: serve.AppServer, path: str, since: int = 0
+) -> list[serve.LoggedRequest]:
+    """Requests for ``path`` (from log entry ``since`` on) that asked for a whole cache chunk."""
+    size = (server.models_dir / path.rsplit("/", 1)[-1]).stat().st_size
+    ranges = {f"bytes={c.start}-{c.end - 1}" for c in plan_chunks(size)}
+    return [r for r in server.request_log[since:] if r.path == path and r.range in ranges]
+
+
+def chunk_length(request: serve.LoggedRequest) -> int:
+    first, last = request.range.removeprefix("bytes=").split("-")
+    return int(last) - int(first) + 1
+
+
+def record_stages(page: Page) -> None:
+    """Collect every stage the load panel shows into window.seenStages."""
+    page.evaluate(
+        """() => {
+            window.seenStages = [];
+            const panel = document.getElementById('load-panel');
+            new MutationObserver(() => {
+                const stage = panel.dataset.stage;
+                if (stage && window.seenStages.at(-1) !== stage) window.seenStages.push(stage);
+            }).observe(panel, {attributes: true, attributeFilter: ['data-stage']});
+        }"""
+    )
+
+
+def ask_paris(page: Page) -> None:
+    set_generation(page, "chat", 0, 16)
+    send(page, "What is the capital of France?")
+    assert "Paris" in wait_reply(page)["text"]
+
+
+def test_model_loads_from_the_cache_with_its_url_blocked(app_page: Page, app_server):
+    url = f"/models/{SMOLLM2}"
+    start = len(app_server.request_log)
+    record_stages(app_page)
+    load_by_url(app_page, url)
+    wait_model_ready(app_page)
+    assert app_page.evaluate("window.seenStages")[:2] == ["reading header", "checking cache"]
+    assert "downloading" in app_page.evaluate("window.seenStages")
+    [row] = cached_rows(app_page)
+    assert row["complete"] and "Q4_1" in row["text"] and "complete" in row["text"]
+    assert sum(r.bytes_sent for r in chunk_requests(app_server, url, start)) == (
+        app_server.models_dir / SMOLLM2
+    ).stat().st_size
+
+    reload(app_page)
+    blocked: list[str] = []
+
+    def block(route) -> None:
+        blocked.append(route.request.url)
+        route.abort()
+
+    app_page.context.route(f"**/models/{SMOLLM2}", block)
+    served_before = len(app_server.request_log)
+    record_stages(app_page)
+    load_by_url(app_page, url)
+    wait_model_ready(app_page)
+    stages = app_page.evaluate("window.seenStages")
+    assert "verifying" in stages and "downloading" not in stages
+    ask_paris(app_page)
+    assert blocked == []
+    assert not [r for r in app_server.request_log[served_before:] if SMOLLM2 in r.path]
+    assert "last used" in cached_rows(app_page)[0]["text"]
+
+
+def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(app_page: Page, app_server):
+    url = f"{SLOW_PREFIX}models/{SMOLLM2}"
+    load_by_url(app_page, url)
+    app_page.wait_for_function(
+        "document.getElementById('load-progress').value >= 0.5", timeout=LOAD_TIMEOUT_MS
+    )
+    expect(app_page.locator("#load-text")).to_contain_text("/s")  # a rate is shown
+    app_page.click("#cancel-load")
+    assert "cancelled" in error_text(app_page).lower()
+    reload(app_page)
+    [row] = cached_rows(app_page)
+    assert not row["complete"] and row["action"] == "Resume" and "chunks" in row["text"]
+
+    app_page.click(f"{CACHED_ROWS} .load-cached")
+    wait_model_ready(app_page)
+    assert cached_rows(app_page)[0]["complete"]
+    requests = chunk_requests(app_server, url)
+    whole = [r.range for r in requests if r.bytes_sent == chunk_length(r)]
+    assert sorted(whole) == sorted(set(whole))  # no chunk was downloaded twice
+    assert len(whole) == len(plan_chunks((app_server.models_dir / SMOLLM2).stat().st_size))
+    cut_short = [r for r in requests if r.bytes_sent < chunk_length(r)]
+    assert len(cut_short) <= PARALLEL_FETCHES  # only those in flight at Cancel
+    ask_paris(app_page)
+
+
+def test_dropped_connection_mid_chunk_is_retried(app_page: Page, app_server):
+    url = f"{FLAKY_PREFIX}models/{SMOLLM2}"
+    load_by_url(app_page, url)
+    wait_model_ready(app_page)
+    requests = chunk_requests(app_server, url)
+    dropped = [r for r in requests if r.bytes_sent < chunk_length(r)]
+    assert dropped, "the test server should have dropped connections"
+    for request in dropped:  # each dropped chunk came again, whole
+        assert any(r.range == request.range and r.bytes_sent == chunk_length(r) for r in requests)
+    assert cached_rows(app_page)[0]["complete"]
+    ask_paris(app_page)
+
+
+def test_server_without_range_support_still_caches(app_page: Page, app_server):
+    url = f"{NO_RANGE_PREFIX}models/{SMOLLM2}"
+    load_by_url(app_page, url)
+    wait_model_ready(app_page)
+    assert cached_rows(app_page)[0]["complete"]
+    reload(app_page)
+    served_before = len(app_server.request_log)
+    load_by_url(app_page, url)
+    wait_model_ready(app_page)
+    assert not [r for r in app_server.request_log[served_before:] if SMOLLM2 in r.path]
+
+
+CORRUPT_CHUNK_JS = """async (index) => {
+    const db = await new Promise((resolve, reject) => {
+        const req = indexedDB.open('localwebai');
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+    });
+    const done = (tx) => new Promise((resolve, reject) => {
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+    });
+    const result = (req) => new Promise((resolve) => {
+        req.onsuccess = () => resolve(req.result);
+    });
+    const store = (name) => db.transaction(name).objectStore(name);
+    const [modelId] = await result(store('models').getAllKeys());
+    const entry = await result(store('chunks').get([modelId, index]));
+    const bytes = new Uint8Array(await entry.blob.arrayBuffer());
+    bytes[1000] ^= 0xff;
+    const tx = db.transaction('chunks', 'readwrite');
+    tx.objectStore('chunks').put({modelId, index, blob: new Blob([bytes])});
+    await done(tx);
+    db.close();
+}"""
+
+
+def test_corrupted_chunk_is_reported_and_fetched_again_alone(app_page: Page, app_server):
+    url = f"/models/{SMOLLM2}"
+    load_by_url(app_page, url)
+    wait_model_ready(app_page)
+    app_page.evaluate(CORRUPT_CHUNK_JS, 1)
+    reload(app_page)
+    served_before = len(app_server.request_log)
+    load_by_url(app_page, url)
+    wait_model_ready(app_page)
+    chunks = plan_chunks((app_server.models_dir / SMOLLM2).stat().st_size)
+    expect(app_page.locator("#load-notice")).to_contain_text(f"Chunk 2 of {len(chunks)}")
+    again = [r for r in app_server.request_log[served_before:] if SMOLLM2 in r.path]
+    assert [(r.range, r.bytes_sent) for r in again] == [
+        (f"bytes={chunks[1].start}-{chunks[1].end - 1}", CHUNK_SIZE)
+    ]
+    ask_paris(app_page)
+
+
+def test_full_quota_keeps_the_partial_download_resumable(persistent_app_page: Page, app_server):
+    app_page = persistent_app_page
+    cdp = app_page.context.new_cdp_session(app_page)
+    origin = app_server.url.rstrip("/")
+    start = len(app_server.request_log)
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin, "quotaSize": 48 << 20})
+    load_by_url(app_page, f"/models/{SMOLLM2}")
+    message = error_text(app_page)
+    assert "storage is full" in message and "needs" in message and "free" in message
+    [row] = cached_rows(app_page)
+    assert not row["complete"] and row["action"] == "Resume"
+    assert "used of" in app_page.inner_text("#storage-estimate")
+
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin})
+    resumed_from = len(app_server.request_log)
+    app_page.click(f"{CACHED_ROWS} .load-cached")
+    wait_model_ready(app_page)
+    assert cached_rows(app_page)[0]["complete"]
+    first = chunk_requests(app_server, f"/models/{SMOLLM2}", start)[:1]
+    again = chunk_requests(app_server, f"/models/{SMOLLM2}", resumed_from)
+    assert first and again and first[0].range not in {r.range for r in again}  # kept, not refetched
+
+
+def test_imported_file_survives_reload_and_can_be_deleted(app_page: Page, models_dir):
+    app_page.set_input_files("#file-input", str(models_dir / TINY))
+    wait_model_ready(app_page)
+    reload(app_page)
+    [row] = cached_rows(app_page)
+    assert row["complete"] and row["action"] == "Load"
+    app_page.click(f"{CACHED_ROWS} .load-cached")
+    wait_model_ready(app_page)
+    assert app_page.inner_text("[data-field=name]") == "LocalWebAI tiny llama"
+    set_generation(app_page, "complete", 0, 8)
+    send(app_page, "Once upon a time")
+    assert wait_reply(app_page)["stopReason"] in ("length", "end")
+
+    load_by_url(app_page, f"/models/{TINY}")  # a second cache entry, from the server
+    expect(app_page.locator(CACHED_ROWS)).to_have_count(2, timeout=LOAD_TIMEOUT_MS)
+    app_page.click(f"{CACHED_ROWS}:first-child .delete-cached")
+    expect(app_page.locator(CACHED_ROWS)).to_have_count(1)
+    app_page.once("dialog", lambda dialog: dialog.accept())
+    app_page.click("#clear-cache")
+    expect(app_page.locator(CACHED_ROWS)).to_have_count(0)
+    expect(app_page.locator("#cache-empty")).to_be_visible()
+    app_page.click("#persist-storage")
+    expect(app_page.locator("#persist-answer")).not_to_be_empty()
+
+
+
+def test_whole_file_sha256_is_checked_after_download(app_page: Page, app_server):
+    path = app_server.models_dir / TINY
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    app_page.click("#checksum summary")
+    app_page.fill("#model-sha256", "0" * 64)
+    load_by_url(app_page, f"/models/{TINY}")
+    assert "does not match the expected sha256" in error_text(app_page)
+    expect(app_page.locator(CACHED_ROWS)).to_have_count(0)
+
+    app_page.fill("#model-sha256", digest.upper())
+    record_stages(app_page)
+    load_by_url(app_page, f"/models/{TINY}")
+    wait_model_ready(app_page)
+    assert app_page.evaluate("window.seenStages")[-3:] == ["verifying", "initializing", "ready"]
+    expect(app_page.locator("#error")).to_be_hidden()
