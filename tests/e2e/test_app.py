@@ -6,69 +6,25 @@ import json
 from pathlib import Path
 
 import pytest
+from localwebai.cache import plan_chunks
 from localwebai.gguf import FIRST_READ_SIZE, read_header_file
 from playwright.sync_api import Page, expect
 
 import serve
 
+from .app_actions import (
+    LOAD_TIMEOUT_MS,
+    error_text,
+    load_by_url,
+    send,
+    set_generation,
+    wait_model_ready,
+    wait_reply,
+)
+
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "tiny_llama_greedy.json"
 TINY = "tiny-llama.gguf"
 SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
-LOAD_TIMEOUT_MS = 60_000
-REPLY_TIMEOUT_MS = 120_000
-
-
-def load_by_url(page: Page, url: str) -> None:
-    page.fill("#model-url", url)
-    page.click("#load-url")
-
-
-def wait_model_ready(page: Page) -> None:
-    page.wait_for_selector("body[data-state=model-ready]", timeout=LOAD_TIMEOUT_MS)
-
-
-def set_generation(page: Page, mode: str, temperature: float, max_tokens: int) -> None:
-    page.select_option("#mode", mode)
-    page.fill("#temperature", str(temperature))
-    page.fill("#max-tokens", str(max_tokens))
-
-
-def send(page: Page, prompt: str) -> None:
-    page.fill("#prompt", prompt)
-    page.click("#send")
-
-
-def wait_reply(page: Page, index: int = 0) -> dict:
-    """Wait until assistant reply number ``index`` (from 0) exists and has finished."""
-    selector = "#messages li.assistant"
-    page.wait_for_function(
-        """([selector, index]) => {
-            const replies = document.querySelectorAll(selector);
-            const reply = replies[index];
-            return reply && (reply.dataset.stopReason || reply.classList.contains('failed'));
-        }""",
-        arg=[selector, index],
-        timeout=REPLY_TIMEOUT_MS,
-    )
-    return page.evaluate(
-        """([selector, index]) => {
-            const replies = document.querySelectorAll(selector);
-            const reply = replies[index];
-            return {
-                text: reply.firstChild ? reply.firstChild.textContent : "",
-                stopReason: reply.dataset.stopReason || null,
-                chunks: Number(reply.dataset.chunks || 0),
-                stats: reply.querySelector('.stats')?.textContent || "",
-                error: document.getElementById('error').textContent,
-            };
-        }""",
-        [selector, index],
-    )
-
-
-def error_text(page: Page) -> str:
-    expect(page.locator("#error")).to_be_visible()
-    return page.inner_text("#error")
 
 
 def test_shell_shows_before_python_then_boots_isolated(page: Page, app_server: serve.AppServer):
@@ -196,6 +152,11 @@ def test_smollm2_knows_the_capital_of_france(app_page: Page):
     assert "Paris" in reply["text"]
 
 
+def chunk_ranges(size: int) -> list[str]:
+    """The Range header of each cache chunk of a file of ``size`` bytes, sorted."""
+    return sorted(f"bytes={c.start}-{c.end - 1}" for c in plan_chunks(size))
+
+
 def served_bytes(server: serve.AppServer, name: str) -> list[serve.LoggedRequest]:
     return [e for e in server.request_log if e.path == f"/models/{name}"]
 
@@ -220,11 +181,12 @@ def test_inspect_reads_only_the_header(app_page: Page, app_server: serve.AppServ
     read = sum(r.bytes_sent for r in requests)
     # the header alone is 1.8 % of SmolLM2: reads double, so at most about twice the header
     assert header_size <= read <= 2 * header_size and read / size < 0.025
-    # Load after Inspect reuses the parsed header and downloads the model once
+    # Load after Inspect reuses the parsed header and downloads the model once, in chunks
     app_page.click("#load-inspected")
     wait_model_ready(app_page)
-    full = [r for r in served_bytes(app_server, SMOLLM2)[before:] if r.range is None]
-    assert [r.bytes_sent for r in full] == [size]
+    chunks = served_bytes(app_server, SMOLLM2)[before + len(requests) :]
+    assert sorted(r.range for r in chunks) == chunk_ranges(size)
+    assert sum(r.bytes_sent for r in chunks) == size
 
 
 def test_model_too_large_for_wasm_is_refused_before_download(

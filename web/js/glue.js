@@ -1,9 +1,12 @@
 // Thin JS glue for the Python UI. Only what must be JS lives here:
 //  - streaming a model download into a Blob (model bytes never pass through Python),
 //  - feature probes that need JS-only APIs (wasm validation, WebGPU adapter),
-//  - constructing wllama with our vendored wasm and no CDN fallback.
+//  - constructing wllama with our vendored wasm builds and no CDN fallback.
 // Everything else (decisions, errors, UI) is Python: see py/localwebai/browser/.
 import { Wllama } from "../vendor/wllama/index.js";
+import { applyEngineBuild, engineBuild } from "./engine-build.js";
+
+export * from "./cache.js";
 
 const PROGRESS_INTERVAL_MS = 100;
 const WLLAMA_WASM = new URL("../wasm/wllama.wasm", import.meta.url).href;
@@ -14,11 +17,9 @@ const SIMD_PROBE = new Uint8Array([
   253, 15, 253, 98, 11,
 ]);
 
-/** A new wllama instance using our vendored wasm; the compat build is never fetched from a CDN. */
+/** A new wllama instance using our vendored wasm builds (default or compat), never a CDN's. */
 export function createWllama() {
-  const wllama = new Wllama({ default: WLLAMA_WASM }, { suppressNativeLog: true });
-  wllama.setCompat(null);
-  return wllama;
+  return applyEngineBuild(new Wllama({ default: WLLAMA_WASM }, { suppressNativeLog: true }));
 }
 
 function hasMemory64() {
@@ -57,6 +58,7 @@ export async function probeEnvironment() {
     simd: WebAssembly.validate(SIMD_PROBE),
     jspi: Boolean(WebAssembly.Suspending),
     memory64: hasMemory64(),
+    engineBuild: engineBuild(),
     webgpu: await probeWebGPU(),
   };
 }

@@ -8,36 +8,43 @@ what is happening. Everything model-derived is written with ``textContent``.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import js
 
-from ..chat import ChatHistory
+from ..cache import parse_sha256
 from ..environment import Environment
 from ..errors import LocalWebAIError, ModelTooLargeError, ParameterError
-from ..generation import GenerationResult
-from ..gguf import FIRST_READ_SIZE
 from ..memory import MemoryEstimate
-from ..model_header import ModelInspection, inspect_model
-from ..params import GenerationParams, LoadParams
+from ..model_header import ModelInspection
+from ..params import LoadParams
+from ..progress import LoadProgress, LoadStage
+from ..sources import ModelSource
 from ..spec import format_bytes
 from . import dom
-from .blobs import fetch_blob, fetch_json, fetch_range, new_abort_controller, read_bytes
-from .engine import EngineInfo, WllamaEngine
-from .environment import probe
+from .bench_panel import BenchPanel
+from .blobs import fetch_json, new_abort_controller
+from .cache_panel import CachePanel
+from .chat_view import ChatView
+from .engine import EngineInfo
+from .runner import LlamaRunner
+from .similarity_view import SimilarityView
 
 SERVER_MODELS_INDEX = "./models/index.json"
 
 
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model comes from: a URL, or a local File (a Blob) the user picked or dropped."""
-
-    label: str
-    url: str | None = None
-    file: Any = None
+def describe_progress(progress: LoadProgress) -> str:
+    """Text like 'Downloading, 12.0 MB of 98.0 MB, 4.1 MB/s, 21 s left' (parts shown when known)."""
+    parts = [progress.stage.value.capitalize()]
+    if progress.total:
+        parts.append(f"{format_bytes(progress.done)} of {format_bytes(progress.total)}")
+    elif progress.done:
+        parts.append(format_bytes(progress.done))
+    if progress.bytes_per_second:
+        parts.append(f"{format_bytes(round(progress.bytes_per_second))}/s")
+    if progress.eta_seconds is not None:
+        parts.append(f"{progress.eta_seconds:.0f} s left")
+    return ", ".join(parts)
 
 
 def describe(error: Exception) -> str:
@@ -51,16 +58,19 @@ def describe(error: Exception) -> str:
 class App:
     """State of one page: the engine, the conversation, and what is in flight."""
 
-    def __init__(self, environment: Environment) -> None:
-        self.environment = environment
-        self.engine = WllamaEngine()
-        self.history = ChatHistory()
+    def __init__(self, runner: LlamaRunner) -> None:
+        self.runner = runner
+        self.environment: Environment = runner.environment
+        self.engine = runner.engine
+        self.cache_panel = CachePanel(runner.store.cache, self.start_load, self._show_failure)
+        self.chat = ChatView(
+            runner, self._show_failure, self.clear_error, self.set_status, self._ready_status
+        )
         self.model_name = ""
         self._model_task: asyncio.Future[None] | None = None
         self._model_abort: Any = None
         self._pending: tuple[ModelSource, ModelInspection] | None = None
         """Inspected and waiting for "Download and load" (which reuses the parsed header)."""
-        self._generate_abort: Any = None
 
     # ---- wiring -------------------------------------------------------------------------
 
@@ -70,10 +80,8 @@ class App:
         dom.on(dom.by_id("load-inspected"), "click", self._on_load_inspected)
         dom.on(dom.by_id("file-input"), "change", self._on_file_chosen)
         dom.on(dom.by_id("cancel-load"), "click", lambda _: self.cancel_load())
-        dom.on(dom.by_id("prompt-form"), "submit", lambda _: self.send(), prevent_default=True)
-        dom.on(dom.by_id("prompt"), "keydown", self._on_prompt_key)
-        dom.on(dom.by_id("stop"), "click", lambda _: self.stop())
-        dom.on(dom.by_id("clear-chat"), "click", lambda _: self.new_chat())
+        self.cache_panel.wire()
+        self.chat.wire()
         zone = dom.by_id("drop-zone")
         dom.on(zone, "dragover", lambda _: zone.classList.add("dragging"), prevent_default=True)
         dom.on(zone, "dragleave", lambda _: zone.classList.remove("dragging"))
@@ -87,7 +95,12 @@ class App:
         if not url:
             return None
         absolute = str(js.URL.new(url, js.location.href).href)
-        return ModelSource(label=absolute, url=absolute)
+        try:
+            expected = parse_sha256(dom.value("model-sha256"))
+        except ParameterError as error:
+            self.show_error(str(error))
+            return None
+        return ModelSource.from_url(absolute, expected)
 
     def _on_url_submit(self, _event: Any) -> None:
         if source := self._url_source():
@@ -104,19 +117,14 @@ class App:
     def _on_file_chosen(self, event: Any) -> None:
         files = event.target.files
         if files.length:
-            self.start_load(ModelSource(label=str(files.item(0).name), file=files.item(0)))
+            self.start_load(ModelSource.from_file(files.item(0), str(files.item(0).name)))
         event.target.value = ""  # choosing the same file again fires 'change' again
 
     def _on_drop(self, event: Any) -> None:
         dom.by_id("drop-zone").classList.remove("dragging")
         files = event.dataTransfer.files
         if files.length:
-            self.start_load(ModelSource(label=str(files.item(0).name), file=files.item(0)))
-
-    def _on_prompt_key(self, event: Any) -> None:
-        if event.key == "Enter" and not event.shiftKey:
-            event.preventDefault()
-            dom.by_id("prompt-form").requestSubmit()
+            self.start_load(ModelSource.from_file(files.item(0), str(files.item(0).name)))
 
     async def list_server_models(self) -> None:
         index = await fetch_json(SERVER_MODELS_INDEX)
@@ -149,18 +157,18 @@ class App:
         dom.set_text("error", "")
         dom.set_visible("error", False)
 
+    def _show_failure(self, error: Exception) -> None:
+        self.show_error(describe(error))
+
     def set_picker_enabled(self, enabled: bool) -> None:
         for element_id in ("inspect-url", "load-url", "file-input"):
             dom.set_enabled(element_id, enabled)
         for button in js.document.querySelectorAll("button.server-model"):
             button.disabled = not enabled
+        self.cache_panel.set_enabled(enabled)
 
     def _set_chat_enabled(self, enabled: bool) -> None:
-        dom.set_enabled("prompt", enabled)
-        dom.set_enabled("send", enabled)
-        dom.by_id("prompt").placeholder = (
-            "Type a message (Enter sends)" if enabled else "Load a model, then type a message"
-        )
+        self.chat.set_enabled(enabled)
 
     def _ready_status(self) -> None:
         if self.engine.loaded:
@@ -191,14 +199,22 @@ class App:
         if self._model_task is not None and not self._model_task.done():
             self._model_task.cancel()
 
-    def _on_progress(self, received: int, total: int) -> None:
+    def _on_progress(self, progress: LoadProgress) -> None:
+        """Show a stage with bytes, rate and time left; indeterminate when the size is unknown."""
         bar = dom.by_id("load-progress")
-        if total > 0:
-            bar.value = received / total
-            dom.set_text("load-text", f"{format_bytes(received)} of {format_bytes(total)}")
+        fraction = progress.fraction
+        if fraction is None:
+            bar.removeAttribute("value")
         else:
-            bar.removeAttribute("value")  # indeterminate: the server sent no length
-            dom.set_text("load-text", format_bytes(received))
+            bar.value = fraction
+        if progress.note:
+            dom.append_text_element(dom.by_id("load-notice"), "span", progress.note + " ")
+            dom.set_visible("load-notice", True)
+            return
+        dom.by_id("load-panel").dataset.stage = progress.stage.value
+        dom.set_text("load-text", describe_progress(progress))
+        if progress.stage is not LoadStage.READY:
+            self.set_status("loading", f"{progress.stage.value.capitalize()}…")
 
     async def _run_model_task(
         self, source: ModelSource, inspection: ModelInspection | None, load: bool
@@ -216,6 +232,8 @@ class App:
         dom.set_visible("load-panel", True)
         dom.by_id("load-progress").value = 0
         dom.set_text("load-text", "")
+        dom.clear("load-notice")
+        dom.set_visible("load-notice", False)
         try:
             if inspection is None:
                 inspection = await self._inspect(source)
@@ -238,6 +256,7 @@ class App:
             self.set_picker_enabled(True)
             self._set_chat_enabled(self.engine.loaded)
             self._model_abort = None
+            await self.cache_panel.refresh()
 
     async def _after_failure(self, message: str, keep_inspection: bool) -> None:
         if not self.engine.loaded:
@@ -252,25 +271,11 @@ class App:
 
     async def _inspect(self, source: ModelSource) -> ModelInspection:
         """Parse the header: Range requests for a URL, a Blob slice for a file. No weights."""
+        self._on_progress(LoadProgress(LoadStage.READING_HEADER))
         self.set_status("loading", f"Reading the header of {source.label}…")
-        if source.url is None:
-            read = partial(read_bytes, source.file)
-            inspection = await inspect_model(read, int(source.file.size), source.label)
-        else:
-            inspection = await self._inspect_url(source.url, source.label)
+        inspection = await self.runner.inspect(source, self._model_abort.signal)
         self._show_inspection(inspection)
         return inspection
-
-    async def _inspect_url(self, url: str, label: str) -> ModelInspection:
-        signal = self._model_abort.signal
-        first = await fetch_range(url, 0, FIRST_READ_SIZE, signal)
-
-        async def read(start: int, end: int) -> bytes:
-            if end <= len(first.data):
-                return first.data[start:end]
-            return (await fetch_range(url, start, end, signal)).data
-
-        return await inspect_model(read, first.size, label)
 
     def _load_params(self, inspection: ModelInspection) -> LoadParams:
         wanted = dom.value("context-size")
@@ -278,32 +283,20 @@ class App:
             n_ctx = int(wanted)
         except ValueError:
             raise ParameterError(f"Context must be a whole number, not {wanted!r}.") from None
-        return LoadParams(
-            n_ctx=LoadParams.context_for(inspection.spec.context_length, n_ctx),
-            n_threads=self.environment.threads,
-            n_gpu_layers=self.environment.gpu_layers,
-        )
+        return self.runner.load_params(inspection, n_ctx)
 
     async def _load(self, source: ModelSource, inspection: ModelInspection) -> None:
         params = self._load_params(inspection)
-        estimate = self._show_memory(inspection, params.n_ctx)
-        if not estimate.fits:
-            raise ModelTooLargeError(f"Not loaded: {estimate.message()}")
-        await self.engine.unload()
+        self._show_memory(inspection, params.n_ctx)
         started = js.performance.now()
-        if source.url is not None:
-            self.set_status("loading", f"Downloading {source.label}…")
-            blob = await fetch_blob(source.url, self._model_abort.signal, self._on_progress)
-        else:
-            blob = source.file
-        self.set_status("loading", "Starting the engine…")
-        dom.by_id("load-progress").removeAttribute("value")
-        info = await self.engine.load(blob, params)
+        info = await self.runner.load_model(
+            source, params, self._on_progress, self._model_abort.signal, inspection
+        )
         seconds = (js.performance.now() - started) / 1000
+        js.document.body.dataset.lastLoadMs = str(round(seconds * 1000))
         self._show_engine_info(info, params, seconds)
         self.model_name = self._title(source, inspection)
-        self.history.clear()
-        dom.clear("messages")
+        self.chat.model_loaded()
         self._ready_status()
 
     def _show_inspection(self, inspection: ModelInspection) -> None:
@@ -341,7 +334,7 @@ class App:
         target = dom.by_id("model-metadata")
         mode = "multi-thread" if info.multithread else "single-thread"
         rows = [
-            ("Engine", f"{info.threads} thread(s), {mode}, {self.environment.backend}"),
+            ("Engine", f"{info.threads} thread(s), {mode}, {self.runner.backend}"),
             ("Context", f"{params.n_ctx} tokens"),
             ("Loaded in", f"{seconds:.2f} s"),
         ]
@@ -349,77 +342,18 @@ class App:
             dom.append_text_element(target, "dt", label)
             dom.append_text_element(target, "dd", text).dataset.field = label.lower()
 
-    # ---- chat ----------------------------------------------------------------------------
-
-    def new_chat(self) -> None:
-        self.stop()
-        self.history.clear()
-        dom.clear("messages")
-
-    def stop(self) -> None:
-        if self._generate_abort is not None:
-            self._generate_abort.abort()
-
-    async def send(self) -> None:
-        text = dom.value("prompt")
-        if not text.strip() or self._generate_abort is not None or not self.engine.loaded:
-            return
-        self.clear_error()
-        try:
-            params = GenerationParams.from_form(dom.value("max-tokens"), dom.value("temperature"))
-        except LocalWebAIError as error:
-            self.show_error(str(error))
-            return
-        chat_mode = dom.value("mode") == "chat"
-        messages = dom.by_id("messages")
-        dom.append_text_element(messages, "li", text, "user")
-        reply = dom.append_text_element(messages, "li", "", "assistant")
-        reply_text = js.document.createTextNode("")
-        reply.appendChild(reply_text)
-        dom.by_id("prompt").value = ""
-        self._generate_abort = new_abort_controller()
-        dom.set_enabled("send", False)
-        dom.set_enabled("stop", True)
-        self.set_status("generating", "Generating…")
-        signal = self._generate_abort.signal
-        try:
-            result = await self._generate(text, chat_mode, params, signal, reply_text.appendData)
-            stats = dom.append_text_element(reply, "span", result.summary(), "stats")
-            stats.dataset.tokensPerSecond = f"{result.timings.generation_tokens_per_second:.2f}"
-            reply.dataset.stopReason = result.stop_reason.value
-            reply.dataset.chunks = str(result.chunks)
-        except Exception as error:
-            reply.classList.add("failed")
-            self.show_error(describe(error))
-        finally:
-            self._generate_abort = None
-            dom.set_enabled("stop", False)
-            dom.set_enabled("send", self.engine.loaded)
-            self._ready_status()
-
-    async def _generate(
-        self, text: str, chat_mode: bool, params: GenerationParams, signal: Any, on_text: Any
-    ) -> GenerationResult:
-        if not chat_mode:
-            return await self.engine.complete(text, params, signal, on_text)
-        self.history.add_user(text)
-        try:
-            result = await self.engine.chat(self.history.as_dicts(), params, signal, on_text)
-        except LocalWebAIError:
-            self.history.messages.pop()  # the failed turn is not part of the conversation
-            raise
-        self.history.add_assistant(result.text)
-        return result
-
 
 async def main() -> None:
     """Entry point called by ``web/main.py`` once PyScript has booted Python."""
     boot_seconds = js.performance.now() / 1000
-    environment = await probe()
-    dom.set_text("environment", environment.summary())
-    app = App(environment)
+    runner = await LlamaRunner.create()
+    dom.set_text("environment", runner.environment.summary())
+    app = App(runner)
     app.wire()
+    BenchPanel(app).wire()
+    await SimilarityView(runner.environment).start()
     await app.list_server_models()
+    await app.cache_panel.refresh()
     app.set_picker_enabled(True)
     app.set_status("ready", f"Python ready in {boot_seconds:.1f} s. Pick a model to load.")
     js.document.body.dataset.pythonBootMs = str(round(boot_seconds * 1000))
