@@ -33,6 +33,9 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 OVERSIZED_MODEL = "oversized-llama.gguf"
+LARGE_MODEL = "large-zero-llama.gguf"
+LARGE_MODEL_VOCAB = "ggml-vocab-llama-spm.gguf"
+LARGE_MODEL_SHAPE = (8192, 256, 3, 64)  # n_embd, n_ff, n_layer, n_head: 2.17 GB in F16
 NO_RANGE_PREFIX = "/no-range/"
 FLAKY_PREFIX = "/flaky/"
 SLOW_PREFIX = "/slow/"
@@ -83,6 +86,60 @@ def served_models_dir(models_dir: Path, tmp_path_factory: pytest.TempPathFactory
             shutil.copy2(model, served / model.name)
     write_oversized_model(served / OVERSIZED_MODEL)
     return served
+
+
+def write_large_model(path: Path, vocab: Path) -> int:
+    """A loadable llama GGUF larger than 2 GiB (F16, 3 layers of width 8192) whose weights are
+    all zero: the data is a sparse hole, so it takes no time or disk to make. Returns its size."""
+    reader = gguf.GGUFReader(vocab)
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name("Large zero llama")
+    n_embd, n_ff, n_layer, n_head = LARGE_MODEL_SHAPE
+    for key, value in [
+        ("context_length", 512),
+        ("embedding_length", n_embd),
+        ("block_count", n_layer),
+        ("feed_forward_length", n_ff),
+        ("attention.head_count", n_head),
+        ("attention.head_count_kv", n_head),
+    ]:
+        writer.add_uint32(f"llama.{key}", value)
+    writer.add_float32("llama.attention.layer_norm_rms_epsilon", 1e-5)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    for key, field in reader.fields.items():
+        if key.startswith("tokenizer."):
+            writer.add_key_value(key, field.contents(), field.types[0], field.types[-1])
+    n_vocab = len(reader.fields["tokenizer.ggml.tokens"].data)
+    shapes = {"token_embd.weight": (n_vocab, n_embd), "output_norm.weight": (n_embd,)}
+    for layer in range(n_layer):
+        for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
+            shapes[f"blk.{layer}.{name}.weight"] = (n_embd, n_embd)
+        shapes[f"blk.{layer}.ffn_gate.weight"] = (n_ff, n_embd)
+        shapes[f"blk.{layer}.ffn_up.weight"] = (n_ff, n_embd)
+        shapes[f"blk.{layer}.ffn_down.weight"] = (n_embd, n_ff)
+        shapes[f"blk.{layer}.attn_norm.weight"] = (n_embd,)
+        shapes[f"blk.{layer}.ffn_norm.weight"] = (n_embd,)
+    data_size = 0
+    for name, shape in shapes.items():
+        dtype = np.dtype(np.float16 if len(shape) == 2 else np.float32)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        writer.add_tensor_info(name, shape, dtype, nbytes)
+        data_size += -(-nbytes // 32) * 32
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    writer.close()
+    with path.open("r+b") as f:
+        data_start = -(-f.seek(0, os.SEEK_END) // 32) * 32
+        f.truncate(data_start + data_size)
+    return data_start + data_size
+
+
+@pytest.fixture(scope="session")
+def large_model(served_models_dir: Path, models_dir: Path) -> str:
+    """Name of a served model over 2 GiB (weights all zero; see ``write_large_model``)."""
+    write_large_model(served_models_dir / LARGE_MODEL, models_dir / "vocab" / LARGE_MODEL_VOCAB)
+    return LARGE_MODEL
 
 
 @pytest.fixture(scope="session")

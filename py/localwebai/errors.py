@@ -78,6 +78,12 @@ def from_engine_error(name: str, kind: str | None, message: str) -> LocalWebAIEr
         )
     if kind == "model_not_loaded":
         return ModelNotLoadedError("No model is loaded yet: load one first.")
+    if name == "NotReadableError" or "could not be read" in message:
+        return ModelLoadError(
+            "The browser could not read the model's bytes back from its storage. In a private "
+            "window browsers keep stored files in memory and may drop large ones (over about "
+            f"2 GB): use a normal window, or free memory and load it again. ({message})"
+        )
     if kind == "load_error":
         return ModelLoadError(f"The engine could not load this model: {message}")
     if "Failed to initialize samplers" in message:

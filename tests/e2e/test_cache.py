@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from localwebai.cache import CHUNK_SIZE, PARALLEL_FETCHES, plan_chunks
 from playwright.sync_api import Page, expect
 
@@ -26,6 +27,7 @@ from .app_actions import (
 SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TINY = "tiny-llama.gguf"
 CACHED_ROWS = "#cached-model-list li"
+LARGE_LOAD_TIMEOUT_MS = 600_000
 
 
 def reload(page: Page) -> None:
@@ -270,3 +272,21 @@ def test_whole_file_sha256_is_checked_after_download(app_page: Page, app_server)
     wait_model_ready(app_page)
     assert app_page.evaluate("window.seenStages")[-3:] == ["verifying", "initializing", "ready"]
     expect(app_page.locator("#error")).to_be_hidden()
+
+
+@pytest.mark.slow
+def test_model_over_2_gib_loads_from_cached_chunks(
+    persistent_app_page: Page, app_server, large_model
+):
+    """An on-disk profile, as users have: a private window keeps IndexedDB Blobs in memory,
+    and Chromium then fails to read 2 GiB of them back."""
+    app_page = persistent_app_page
+    size = (app_server.models_dir / large_model).stat().st_size
+    assert size > 2**31
+    load_by_url(app_page, f"/models/{large_model}")
+    app_page.wait_for_selector("body[data-state=model-ready]", timeout=LARGE_LOAD_TIMEOUT_MS)
+    [row] = cached_rows(app_page)
+    assert row["complete"] and len(plan_chunks(size)) > 64
+    set_generation(app_page, "complete", 0, 2)
+    send(app_page, "Hello")
+    assert wait_reply(app_page)["stopReason"] == "length"  # it ran; zero weights say nothing

@@ -151,6 +151,7 @@ def test_timings_and_summary() -> None:
         ("WllamaError", "load_error", ModelLoadError),
         ("RuntimeError", None, EngineError),
         ("WllamaError", "inference_error", EngineError),
+        ("NotReadableError", None, ModelLoadError),
     ],
 )
 def test_engine_errors_map_onto_the_tree(name: str, kind: str | None, expected: type) -> None:
