@@ -215,9 +215,9 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @contextlib.contextmanager
-def booted_app(page, app_server: serve.AppServer) -> Iterator:
-    """Open the app in ``page`` and wait for "Python ready"; on exit, fail the test if the page
-    tried to reach beyond localhost or threw an uncaught error."""
+def guarded(page) -> Iterator:
+    """On exit, fail the test if ``page`` tried to reach beyond localhost (such requests are
+    aborted) or threw an uncaught error."""
     blocked: list[str] = []
 
     def guard(route) -> None:
@@ -232,11 +232,18 @@ def booted_app(page, app_server: serve.AppServer) -> Iterator:
     page.context.route("**/*", guard)
     page_errors: list[str] = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
-    page.goto(app_server.url)
-    page.wait_for_selector("body[data-state=ready]", timeout=PYTHON_BOOT_TIMEOUT_MS)
     yield page
     assert blocked == [], f"the page tried to reach beyond localhost: {blocked}"
     assert page_errors == [], f"uncaught errors in the page: {page_errors}"
+
+
+@contextlib.contextmanager
+def booted_app(page, app_server: serve.AppServer) -> Iterator:
+    """``page`` guarded, with the app open and booted to "Python ready"."""
+    with guarded(page):
+        page.goto(app_server.url)
+        page.wait_for_selector("body[data-state=ready]", timeout=PYTHON_BOOT_TIMEOUT_MS)
+        yield page
 
 
 @pytest.fixture

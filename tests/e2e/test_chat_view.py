@@ -36,18 +36,7 @@ def copy_with_name(source: Path, target: Path, name: str) -> None:
     for key, field in reader.fields.items():
         if key in ("general.name", "general.architecture") or key.startswith("GGUF."):
             continue
-        main_type = field.types[0]
-        if main_type == gguf.GGUFValueType.ARRAY:
-            sub_type = field.types[-1]
-            if sub_type == gguf.GGUFValueType.STRING:
-                value: object = [bytes(field.parts[i]) for i in field.data]
-            else:
-                value = [field.parts[i][0].item() for i in field.data]
-            writer.add_key_value(key, value, main_type, sub_type)
-        elif main_type == gguf.GGUFValueType.STRING:
-            writer.add_key_value(key, bytes(field.parts[field.data[0]]), main_type)
-        else:
-            writer.add_key_value(key, field.parts[field.data[0]][0].item(), main_type)
+        writer.add_key_value(key, field.contents(), field.types[0], field.types[-1])
     for tensor in reader.tensors:
         writer.add_tensor(tensor.name, tensor.data)
     writer.write_header_to_file()

@@ -29,8 +29,9 @@ from playwright.sync_api import Page, expect
 
 import serve
 
+from ..conftest import guarded
+
 REPO = Path(__file__).resolve().parents[2]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}  # as in conftest's app_page guard
 REFERENCE = REPO / "tests" / "data" / "tiny_llama_greedy.json"
 TINY = "tiny-llama.gguf"
 APP = "/apps/localwebai/"  # the main build's sub-path
@@ -135,24 +136,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator
 @pytest.fixture
 def site_page(page: Page, site: StaticServer) -> Iterator[Page]:
     """A fresh browser context (no service worker yet) where non-local requests fail the test."""
-    blocked: list[str] = []
-
-    def guard(route) -> None:
-        url = route.request.url
-        is_network = url.startswith(("http://", "https://", "ws://", "wss://"))
-        if is_network and urlsplit(url).hostname not in LOCAL_HOSTS:
-            blocked.append(url)
-            route.abort()
-            return
-        route.continue_()
-
-    page.context.route("**/*", guard)
-    page_errors: list[str] = []
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
-    yield page
-    site.offline = False
-    assert blocked == [], f"the page tried to reach beyond localhost: {blocked}"
-    assert page_errors == [], f"uncaught errors in the page: {page_errors}"
+    with guarded(page):
+        yield page
+        site.offline = False
 
 
 def main_frame_loads(page: Page) -> list[str]:

@@ -11,24 +11,16 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
-from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from localwebai.cache import FetchedChunk, QuotaExceeded, RangeUnsupported, RemoteInfo
 from localwebai.cache import StorageEstimate as Estimate
 from localwebai.errors import AbortedError, ModelNotFoundError, NetworkError
 
-T = TypeVar("T")
 UNLIMITED = 1 << 50
 STREAM_PIECE = 4096
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on its own thread: Playwright's sync API may own this thread's loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def sha256(data: bytes) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aio import run
 from hypothesis import given
 from hypothesis import strategies as st
 from localwebai import cache
@@ -36,7 +37,6 @@ from memory_cache import (
     BytesBlobOps,
     MemoryChunkStore,
     MemoryRemoteFile,
-    run,
     sha256,
 )
 

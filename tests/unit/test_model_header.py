@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
+from aio import run
 from localwebai.gguf import GGUFError, read_header_file
 from localwebai.model_header import inspect_model, read_header
-
-T = TypeVar("T")
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on its own thread: Playwright's sync API may own this thread's loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def reader(data: bytes, calls: list[tuple[int, int]]):

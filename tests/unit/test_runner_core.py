@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aio import run
 from localwebai.chat import ChatSession
 from localwebai.constrained import (
     JSON_GRAMMAR,
@@ -49,10 +50,6 @@ PERSON = {
     },
     "required": ["name", "age"],
 }
-
-
-def run(coroutine: Awaitable[Any]) -> Any:
-    return asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
 # ---- parameters -------------------------------------------------------------------------------
