@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from .errors import ParameterError
 from .generation import Timings
 
-PROMPT_TOKENS = 128
 GENERATED_TOKENS = 64
 WARMUP_TOKENS = 4
-MAX_RUNS = 10
+RUN_PREFIXES = "ACDGHIJKLO"
+"""One letter per run. Greedy output of the tiny test model after these letters never contains
+a lone UTF-8 byte token, on which wllama 3.8.1 fails (after B, E, F, M, N or X it does)."""
+MAX_RUNS = len(RUN_PREFIXES)
 
 _PROMPT_BODY = (
     "The old lighthouse keeper climbed the spiral stairs every evening to light the lamp. "
@@ -31,9 +33,10 @@ _PROMPT_BODY = (
 
 
 def bench_prompt(run: int) -> str:
-    """The pp prompt of one run: 128 tokens with the Qwen2 tokenizer (142 with LLaMA's, BOS
-    included). Each run's first token differs, so no run reuses another's cached prompt."""
-    return f"{chr(ord('A') + run % 26)}: {_PROMPT_BODY}"
+    """The pp prompt of run ``run`` (0-based): 128 tokens with the Qwen2 tokenizer (142 with
+    LLaMA's, BOS included). Each run's first token differs, so no run reuses another's cached
+    prompt."""
+    return f"{RUN_PREFIXES[run % len(RUN_PREFIXES)]}: {_PROMPT_BODY}"
 
 
 def parse_runs(text: str) -> int:

@@ -23,8 +23,8 @@ from localwebai.generation import Timings
 
 
 def test_each_run_has_its_own_prompt_so_no_run_reuses_a_cached_prefix() -> None:
-    prompts = [bench_prompt(run) for run in range(5)]
-    assert len({p.split()[0] for p in prompts}) == 5  # each starts with its own token
+    prompts = [bench_prompt(run) for run in range(MAX_RUNS)]
+    assert len({p.split()[0] for p in prompts}) == MAX_RUNS  # each starts with its own token
     assert len({len(p.split()) for p in prompts}) == 1  # same length, same work
     assert 100 <= len(prompts[0].split()) <= 120  # ~128 tokens of English
 

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Build the benchmark model: Qwen2.5-0.5B's exact tensor shapes, random weights, Q4_K_M.
+
+    python scripts/make_bench_model.py [--rebuild]
+
+Output: ``models/bench-qwen2-0.5b-shape.Q4_K_M.gguf`` (about 398 MB). The `qwen2` architecture
+with 24 layers, n_embd 896, n_ff 4864, 14 query / 2 KV heads, tied embeddings and the real Qwen2
+tokenizer (151,936 tokens, from the llama-cpp-python sdist's ``ggml-vocab-qwen2.gguf``); weights
+are random from a fixed seed, written as F16, then quantized to Q4_K_M by ``llama-quantize``.
+A forward pass costs exactly what the real model's does, which is all a speed benchmark needs.
+
+``llama-quantize`` is built once from the same sdist's llama.cpp source with cmake (only that
+target, a few minutes on 2 cores) and cached in ``.cache/bin/``. Only ``scripts/bench.py`` uses
+this model; CI does not build it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gguf
+import numpy as np
+from make_test_models import (
+    CACHE_DIR,
+    LLAMA_CPP_PYTHON_VERSION,
+    MODELS_DIR,
+    SDIST_NAME,
+    SDIST_SHA256,
+    VOCAB_DIR,
+    SetupError,
+    copy_tokenizer,
+    extract_vocabs,
+    has_sha256,
+    pip_download,
+    random_weights,
+    sha256_file,
+    temp_path,
+)
+
+BENCH_MODEL_FILE = "bench-qwen2-0.5b-shape.Q4_K_M.gguf"
+BENCH_MODEL_NAME = "LocalWebAI bench (Qwen2.5-0.5B shape, random weights)"
+# sha256 of the pinned output; a different gguf/numpy/llama.cpp changes the bytes (see --rebuild)
+BENCH_MODEL_SHA256 = "83e9c17b765cd62d9fa0e481bd0bd0b752a3c9ac7d62df323758204e8b5c52ab"
+QWEN2_VOCAB = "ggml-vocab-qwen2.gguf"
+SEED = 20261123
+QUANT_TYPE = "Q4_K_M"
+
+LLAMA_CPP_DIR = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}/vendor/llama.cpp/"
+SOURCE_DIR = CACHE_DIR / f"llama.cpp-{LLAMA_CPP_PYTHON_VERSION}"
+BUILD_DIR = SOURCE_DIR / "build-quantize"
+QUANTIZE_BIN = CACHE_DIR / "bin" / f"llama-quantize-{LLAMA_CPP_PYTHON_VERSION}"
+
+
+@dataclass(frozen=True)
+class Qwen2Shape:
+    """Qwen2.5-0.5B's hyper-parameters (config.json of Qwen/Qwen2.5-0.5B)."""
+
+    n_layer: int = 24
+    n_embd: int = 896
+    n_head: int = 14
+    n_head_kv: int = 2
+    n_ff: int = 4864
+    n_ctx_train: int = 32768
+    rms_eps: float = 1e-6
+    rope_freq_base: float = 1_000_000.0
+    weight_gain: float = 1.0  # weights have std = weight_gain / sqrt(fan_in)
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+
+QWEN2_SHAPE = Qwen2Shape()
+
+
+def qwen2_tensors(n_vocab: int, shape: Qwen2Shape):
+    """Yield (name, array) for every tensor: matrices F16, norms and biases F32, as llama.cpp's
+    converter writes them."""
+    rng = np.random.Generator(np.random.PCG64(SEED))
+
+    def matrix(n_out: int, n_in: int) -> np.ndarray:
+        std = shape.weight_gain / np.sqrt(n_in)
+        return random_weights(rng, (n_out, n_in), std).astype(np.float16)
+
+    def ones(n: int) -> np.ndarray:
+        return np.ones(n, dtype=np.float32)
+
+    def zeros(n: int) -> np.ndarray:
+        return np.zeros(n, dtype=np.float32)
+
+    n_kv = shape.n_head_kv * shape.head_dim
+    yield "token_embd.weight", matrix(n_vocab, shape.n_embd)  # tied: also the output matrix
+    for layer in range(shape.n_layer):
+        blk = f"blk.{layer}"
+        yield f"{blk}.attn_norm.weight", ones(shape.n_embd)
+        yield f"{blk}.attn_q.weight", matrix(shape.n_embd, shape.n_embd)
+        yield f"{blk}.attn_q.bias", zeros(shape.n_embd)
+        yield f"{blk}.attn_k.weight", matrix(n_kv, shape.n_embd)
+        yield f"{blk}.attn_k.bias", zeros(n_kv)
+        yield f"{blk}.attn_v.weight", matrix(n_kv, shape.n_embd)
+        yield f"{blk}.attn_v.bias", zeros(n_kv)
+        yield f"{blk}.attn_output.weight", matrix(shape.n_embd, shape.n_embd)
+        yield f"{blk}.ffn_norm.weight", ones(shape.n_embd)
+        yield f"{blk}.ffn_gate.weight", matrix(shape.n_ff, shape.n_embd)
+        yield f"{blk}.ffn_up.weight", matrix(shape.n_ff, shape.n_embd)
+        yield f"{blk}.ffn_down.weight", matrix(shape.n_embd, shape.n_ff)
+    yield "output_norm.weight", ones(shape.n_embd)
+
+
+def write_f16_model(vocab_path: Path, target: Path, shape: Qwen2Shape) -> None:
+    """Write the F16 GGUF (about 1 GB)."""
+    reader = gguf.GGUFReader(vocab_path)
+    writer = gguf.GGUFWriter(target, "qwen2")
+    writer.add_name(BENCH_MODEL_NAME)
+    writer.add_context_length(shape.n_ctx_train)
+    writer.add_embedding_length(shape.n_embd)
+    writer.add_block_count(shape.n_layer)
+    writer.add_feed_forward_length(shape.n_ff)
+    writer.add_head_count(shape.n_head)
+    writer.add_head_count_kv(shape.n_head_kv)
+    writer.add_rope_freq_base(shape.rope_freq_base)
+    writer.add_layer_norm_rms_eps(shape.rms_eps)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    n_vocab = copy_tokenizer(reader, writer)
+    for name, tensor in qwen2_tensors(n_vocab, shape):
+        writer.add_tensor(name, tensor)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def extract_llama_cpp(sdist: Path) -> None:
+    """Unpack the sdist's vendored llama.cpp source into .cache/ (once)."""
+    if (SOURCE_DIR / "CMakeLists.txt").is_file():
+        return
+    tmp = temp_path(SOURCE_DIR)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    with tarfile.open(sdist, "r:gz") as tar:
+        for member in tar.getmembers():
+            if member.name.startswith(LLAMA_CPP_DIR) and (member.isfile() or member.isdir()):
+                member.name = member.name[len(LLAMA_CPP_DIR) :]
+                if member.name:
+                    tar.extract(member, tmp, filter="data")
+    tmp.replace(SOURCE_DIR)
+
+
+def ensure_llama_quantize(sdist: Path) -> Path:
+    """Build only the `llama-quantize` target (static, CPU) and cache the binary."""
+    if QUANTIZE_BIN.is_file():
+        print(f"cached      {QUANTIZE_BIN.relative_to(CACHE_DIR.parent)}")
+        return QUANTIZE_BIN
+    if shutil.which("cmake") is None:
+        raise SetupError("cmake is needed to build llama-quantize (apt-get install cmake g++)")
+    extract_llama_cpp(sdist)
+    configure = [
+        "cmake",
+        "-S",
+        str(SOURCE_DIR),
+        "-B",
+        str(BUILD_DIR),
+        "-DCMAKE_BUILD_TYPE=Release",
+        "-DBUILD_SHARED_LIBS=OFF",
+        "-DLLAMA_OPENSSL=OFF",
+        "-DLLAMA_BUILD_TESTS=OFF",
+        "-DLLAMA_BUILD_EXAMPLES=OFF",
+        "-DLLAMA_BUILD_SERVER=OFF",
+        "-DLLAMA_BUILD_APP=OFF",
+        "-DGGML_OPENMP=OFF",
+    ]
+    build = ["cmake", "--build", str(BUILD_DIR), "--target", "llama-quantize"]
+    build += ["-j", str(os.cpu_count() or 1)]
+    started = time.monotonic()
+    for cmd in (configure, build):
+        print(f"build       {' '.join(cmd)}", flush=True)
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise SetupError(f"{cmd[0]} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    QUANTIZE_BIN.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUILD_DIR / "bin" / "llama-quantize", QUANTIZE_BIN)
+    print(f"            llama-quantize built in {time.monotonic() - started:.0f} s")
+    return QUANTIZE_BIN
+
+
+def quantize(binary: Path, source: Path, target: Path) -> None:
+    """Run llama-quantize (F16 → Q4_K_M) on every core."""
+    cmd = [str(binary), str(source), str(target), QUANT_TYPE, str(os.cpu_count() or 1)]
+    print(f"quantize    {' '.join(cmd)}", flush=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SetupError(
+            f"llama-quantize failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+
+
+def make_bench_model(rebuild: bool) -> Path:
+    """Build the model unless the pinned one is already there."""
+    target = MODELS_DIR / BENCH_MODEL_FILE
+    if not rebuild and has_sha256(target, BENCH_MODEL_SHA256):
+        print(f"up to date  {target.relative_to(MODELS_DIR.parent)}")
+        return target
+    MODELS_DIR.mkdir(exist_ok=True)
+    sdist = pip_download(
+        f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
+        SDIST_NAME,
+        SDIST_SHA256,
+        ["--no-binary", "llama-cpp-python"],
+    )
+    extract_vocabs(sdist)
+    binary = ensure_llama_quantize(sdist)
+    f16 = CACHE_DIR / BENCH_MODEL_FILE.replace(QUANT_TYPE, "F16")
+    started = time.monotonic()
+    write_f16_model(VOCAB_DIR / QWEN2_VOCAB, f16, QWEN2_SHAPE)
+    print(f"write       {f16.name} ({f16.stat().st_size / 1e6:.0f} MB)", end=" ")
+    print(f"in {time.monotonic() - started:.0f} s", flush=True)
+    tmp = temp_path(target)
+    try:
+        quantize(binary, f16, tmp)
+    finally:
+        f16.unlink(missing_ok=True)
+    actual = sha256_file(tmp)
+    if actual != BENCH_MODEL_SHA256:
+        raise SetupError(
+            f"{tmp} is not the pinned bench model (left there for inspection):\n"
+            f"  expected {BENCH_MODEL_SHA256}\n  actual   {actual}\n"
+            "A changed gguf/numpy/llama.cpp changes the bytes; if that is meant, update"
+            " BENCH_MODEL_SHA256."
+        )
+    tmp.replace(target)
+    size_mb = target.stat().st_size / 1e6
+    print(f"write       {target.relative_to(MODELS_DIR.parent)} ({size_mb:.0f} MB)")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rebuild", action="store_true", help="rebuild even when up to date")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        make_bench_model(args.rebuild)
+    except (SetupError, OSError, tarfile.TarError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
