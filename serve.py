@@ -31,35 +31,16 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 REPO = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "py"))  # the pure localwebai package; it needs no install
+
+from localwebai.http_headers import ISOLATION_HEADERS, MIME_TYPES  # noqa: E402
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MODELS_DIR = REPO / "models"
 MODELS_PREFIX = "/models/"
 MODELS_INDEX = "index.json"
 COPY_CHUNK = 1 << 20
-
-ISOLATION_HEADERS = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
-
-MIME_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".json": "application/json",
-    ".wasm": "application/wasm",
-    ".py": "text/x-python; charset=utf-8",
-    ".gguf": "application/octet-stream",
-    ".whl": "application/zip",
-    ".zip": "application/zip",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".txt": "text/plain; charset=utf-8",
-    ".webmanifest": "application/manifest+json",
-}
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import LocalWebAIError
+from .http_headers import ISOLATION_HEADERS, MIME_TYPES
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding py/localwebai
 REQUIRED = ("web/index.html", "web/pyscript.json", "web/sw.js", "web/js/register-sw.js", "wasm")
@@ -36,25 +37,6 @@ MODELS_INDEX = "models/index.json"
 COMPAT_FILES = ("vendor/wllama-compat/wllama.js", "wasm/wllama-compat.wasm")
 SKIPPED_NAMES = {"__pycache__", ".DS_Store"}
 VERSION_LENGTH = 16
-ISOLATION_HEADERS = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
-MIME_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".json": "application/json",
-    ".webmanifest": "application/manifest+json",
-    ".wasm": "application/wasm",
-    ".py": "text/x-python; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".whl": "application/zip",
-    ".zip": "application/zip",
-}
 # a root-absolute URL ("/x") in the page would break under a sub-path
 _ROOT_URL = re.compile(r"""(?:src|href)\s*=\s*["']/(?!/)""")
 
