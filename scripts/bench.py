@@ -67,7 +67,7 @@ from localwebai.bench import (  # noqa: E402
 from native_reference import ensure_node_llama_cpp  # noqa: E402
 
 import serve  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, block_non_local  # noqa: E402
 
 BENCH_PAGES = Path(__file__).resolve().parent / "bench_pages"
 BENCH_PREFIX = "/bench/"
@@ -240,6 +240,7 @@ class Bench:
             context = self.playwright.chromium.launch_persistent_context(
                 profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS
             )
+            blocked = block_non_local(context)
             try:
                 for script in init_scripts:
                     context.add_init_script(script)
@@ -249,6 +250,8 @@ class Bench:
                 yield page
             finally:
                 context.close()
+            if blocked:
+                raise RuntimeError(f"the page tried to reach beyond localhost: {blocked}")
 
     # ---- native ---------------------------------------------------------------------------
 

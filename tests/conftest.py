@@ -214,10 +214,9 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-@contextlib.contextmanager
-def guarded(page) -> Iterator:
-    """On exit, fail the test if ``page`` tried to reach beyond localhost (such requests are
-    aborted) or threw an uncaught error."""
+def block_non_local(context) -> list[str]:
+    """Abort every request of a browser context that leaves localhost; the returned list fills
+    with their URLs (a test or benchmark fails when it is not empty)."""
     blocked: list[str] = []
 
     def guard(route) -> None:
@@ -229,7 +228,15 @@ def guarded(page) -> Iterator:
             return
         route.continue_()
 
-    page.context.route("**/*", guard)
+    context.route("**/*", guard)
+    return blocked
+
+
+@contextlib.contextmanager
+def guarded(page) -> Iterator:
+    """On exit, fail the test if ``page`` tried to reach beyond localhost (such requests are
+    aborted) or threw an uncaught error."""
+    blocked = block_non_local(page.context)
     page_errors: list[str] = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     yield page

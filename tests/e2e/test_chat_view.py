@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import gguf
 import pytest
 from playwright.sync_api import BrowserType, Page, expect
 
 import serve
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS, PYTHON_BOOT_TIMEOUT_MS
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, PYTHON_BOOT_TIMEOUT_MS, block_non_local
 from tests.e2e.app_actions import (
     error_text,
     load_by_url,
@@ -159,18 +158,9 @@ def test_webgpu_fallback_adapter_is_detected_and_cpu_only_toggle(
     browser = browser_type.launch(
         executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
     )
-    blocked: list[str] = []
-
-    def guard(route) -> None:
-        if urlsplit(route.request.url).hostname not in LOCAL_HOSTS:
-            blocked.append(route.request.url)
-            route.abort()
-            return
-        route.continue_()
-
     try:
         page = browser.new_page()
-        page.context.route("**/*", guard)
+        blocked = block_non_local(page.context)
         page.goto(app_server.url)
         page.wait_for_selector("body[data-state=ready]", timeout=PYTHON_BOOT_TIMEOUT_MS)
         adapter = page.evaluate(

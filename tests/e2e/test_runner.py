@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page
 
 import serve
-from tests.conftest import LOCAL_HOSTS, PYTHON_BOOT_TIMEOUT_MS
+from tests.conftest import PYTHON_BOOT_TIMEOUT_MS, block_non_local
 
 PAGES = Path(__file__).resolve().parent / "pages"
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "tiny_llama_greedy.json"
@@ -47,24 +47,19 @@ class Harness:
 @pytest.fixture
 def harness(page: Page, app_server: serve.AppServer) -> Harness:
     """The harness page under the app's origin; non-local requests fail the test."""
-    blocked: list[str] = []
+    blocked = block_non_local(page.context)
     page_errors: list[str] = []
 
-    def guard(route) -> None:
-        url = route.request.url
-        if url.startswith(("http", "ws")) and urlsplit(url).hostname not in LOCAL_HOSTS:
-            blocked.append(url)
-            route.abort()
-            return
-        name = urlsplit(url).path.lstrip("/")
+    def serve_harness(route) -> None:
+        name = urlsplit(route.request.url).path.lstrip("/")
         if name in ("runner_harness.html", "runner_harness.py"):
             mime = "text/html" if name.endswith(".html") else "text/x-python"
             headers = {**serve.ISOLATION_HEADERS, "Content-Type": mime}
             route.fulfill(path=PAGES / name, headers=headers)
             return
-        route.continue_()
+        route.fallback()  # to the localhost guard
 
-    page.context.route("**/*", guard)
+    page.route("**/*", serve_harness)
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     page.goto(app_server.url + "runner_harness.html")
     page.wait_for_selector(
