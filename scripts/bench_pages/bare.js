@@ -1,14 +1,14 @@
 // The bare-wllama side of scripts/bench.py: the same vendored wllama and wasm as the app, called
 // directly from JS. Playwright drives it through window.bench; every call resolves to plain data.
 import { Wllama } from "/vendor/wllama/index.js";
+import { applyEngineBuild } from "/js/engine-build.js";
 
 const WASM = new URL("/wasm/wllama.wasm", location.href).href;
 let wllama = null;
 
 function createWllama() {
-  const instance = new Wllama({ default: WASM }, { suppressNativeLog: true });
-  instance.setCompat(null);
-  return instance;
+  // the app's choice of build (default, or compat where needed or asked for with ?engine=compat)
+  return applyEngineBuild(new Wllama({ default: WASM }, { suppressNativeLog: true }));
 }
 
 window.bench = {

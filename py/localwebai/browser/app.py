@@ -8,6 +8,8 @@ what is happening. Everything model-derived is written with ``textContent``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import js
@@ -64,7 +66,7 @@ class App:
         self.engine = runner.engine
         self.cache_panel = CachePanel(runner.store.cache, self.start_load, self._show_failure)
         self.chat = ChatView(
-            runner, self._show_failure, self.clear_error, self.set_status, self._ready_status
+            runner, self._show_failure, self.clear_error, self.set_status, self.show_ready_status
         )
         self.model_name = ""
         self._model_task: asyncio.Future[None] | None = None
@@ -167,14 +169,24 @@ class App:
             button.disabled = not enabled
         self.cache_panel.set_enabled(enabled)
 
-    def _set_chat_enabled(self, enabled: bool) -> None:
-        self.chat.set_enabled(enabled)
-
-    def _ready_status(self) -> None:
+    def show_ready_status(self) -> None:
         if self.engine.loaded:
             self.set_status("model-ready", f"Ready: {self.model_name}")
         else:
             self.set_status("ready", "Python ready. Pick a model to load.")
+
+    @contextlib.contextmanager
+    def engine_in_use(self, state: str, text: str) -> Iterator[None]:
+        """Model picker and chat disabled while another panel uses the engine; then restored."""
+        self.set_picker_enabled(False)
+        self.chat.set_enabled(False)
+        self.set_status(state, text)
+        try:
+            yield
+        finally:
+            self.set_picker_enabled(True)
+            self.chat.set_enabled(self.engine.loaded)
+            self.show_ready_status()
 
     # ---- inspecting and loading ---------------------------------------------------------
 
@@ -227,7 +239,7 @@ class App:
         self._model_abort = new_abort_controller()
         self.clear_error()
         self.set_picker_enabled(False)
-        self._set_chat_enabled(False)
+        self.chat.set_enabled(False)
         dom.set_visible("load-inspected", False)
         dom.set_visible("load-panel", True)
         dom.by_id("load-progress").value = 0
@@ -254,7 +266,7 @@ class App:
         finally:
             dom.set_visible("load-panel", False)
             self.set_picker_enabled(True)
-            self._set_chat_enabled(self.engine.loaded)
+            self.chat.set_enabled(self.engine.loaded)
             self._model_abort = None
             await self.cache_panel.refresh()
 
@@ -262,7 +274,7 @@ class App:
         if not self.engine.loaded:
             await self.engine.unload()  # a half-started engine (cancelled or failed load)
         dom.set_visible("model-info", keep_inspection)
-        self._ready_status()
+        self.show_ready_status()
         self.show_error(message)
 
     @staticmethod
@@ -297,7 +309,7 @@ class App:
         self._show_engine_info(info, params, seconds)
         self.model_name = self._title(source, inspection)
         self.chat.model_loaded()
-        self._ready_status()
+        self.show_ready_status()
 
     def _show_inspection(self, inspection: ModelInspection) -> None:
         dom.clear("model-metadata")

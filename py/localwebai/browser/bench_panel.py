@@ -62,31 +62,30 @@ class BenchPanel:
         except LocalWebAIError as error:
             self._set_status("error", str(error))
             return
-        app.set_picker_enabled(False)
-        app._set_chat_enabled(False)
-        app.set_status(BUSY_STATE, f"Benchmarking {app.model_name}…")
+        with app.engine_in_use(BUSY_STATE, f"Benchmarking {app.model_name}…"):
+            try:
+                self._show(await self._measure(runs))
+                self._set_status("done", f"{runs} run(s): medians, ± standard deviation.")
+            except LocalWebAIError as error:
+                self._set_status("error", str(error))
+            except Exception as error:
+                js.console.error(f"benchmark: unexpected {type(error).__name__}: {error}")
+                self._set_status("error", f"Unexpected error ({type(error).__name__}): {error}")
+
+    async def _measure(self, runs: int) -> list[Timings]:
+        """A short warm-up, then ``runs`` greedy completions; the engine's timings of each."""
+        engine = self._app.engine
         signal = new_abort_controller().signal
-        try:
-            self._set_status("running", "Warming up…")
-            warmup = GenerationParams(max_tokens=WARMUP_TOKENS, temperature=0)
-            await app.engine.complete("Warm up.", warmup, signal, _ignore_text)
-            timings: list[Timings] = []
-            params = GenerationParams(max_tokens=GENERATED_TOKENS, temperature=0)
-            for run in range(runs):
-                self._set_status("running", f"Run {run + 1} of {runs}…")
-                result = await app.engine.complete(bench_prompt(run), params, signal, _ignore_text)
-                timings.append(result.timings)
-            self._show(timings)
-            self._set_status("done", f"{runs} run(s): medians, ± standard deviation.")
-        except LocalWebAIError as error:
-            self._set_status("error", str(error))
-        except Exception as error:
-            js.console.error(f"benchmark: unexpected {type(error).__name__}: {error}")
-            self._set_status("error", f"Unexpected error ({type(error).__name__}): {error}")
-        finally:
-            app.set_picker_enabled(True)
-            app._set_chat_enabled(app.engine.loaded)
-            app._ready_status()
+        self._set_status("running", "Warming up…")
+        warmup = GenerationParams(max_tokens=WARMUP_TOKENS, temperature=0)
+        await engine.complete("Warm up.", warmup, signal, _ignore_text)
+        timings: list[Timings] = []
+        params = GenerationParams(max_tokens=GENERATED_TOKENS, temperature=0)
+        for run in range(runs):
+            self._set_status("running", f"Run {run + 1} of {runs}…")
+            result = await engine.complete(bench_prompt(run), params, signal, _ignore_text)
+            timings.append(result.timings)
+        return timings
 
     def _set_status(self, state: str, text: str) -> None:
         dom.set_text("bench-status", text)
