@@ -10,8 +10,7 @@ engines one after another (their order rotates from one repetition to the next):
 * bare wllama: the vendored wllama in headless Chromium on a minimal page (``bench_pages/``),
   the model loaded with wllama's own ``loadModelFromUrl`` and its OPFS cache;
 * app: the real page, the model loaded through ``#model-url``/``#load-url``, the speed measured by
-  the in-app benchmark panel (the app picks its threads from ``navigator.hardwareConcurrency``,
-  which the 1-thread run overrides to 1).
+  the in-app benchmark panel, its thread count set in the app's own Threads field.
 
 Each measures one warm-up and one greedy completion: ~128 prompt tokens (pp) and 64 generated
 tokens (tg), timed by the engine (the actual token counts are reported). Once per repetition, on
@@ -98,7 +97,6 @@ document.addEventListener("DOMContentLoaded", () => {
   watch(document.getElementById("load-panel"), "data-stage", "stage");
 });
 """
-ONE_CORE = "Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', {get: () => 1});"
 
 
 class BenchHandler(serve.RequestHandler):
@@ -329,10 +327,13 @@ class Bench:
     # ---- the app --------------------------------------------------------------------------
 
     def app(self, threads: int, rep: int, extras: bool) -> None:
-        with self.session(APP_PROBE, *([ONE_CORE] if threads == 1 else [])) as page:
+        with self.session(APP_PROBE) as page:
             sampler = MemorySampler(chromium_processes)
             with sampler.running():
                 self._open_app(page, rep)
+                page.click("#params-panel summary")  # the Engine settings of the next load
+                page.fill("#threads", str(threads))
+                page.dispatch_event("#threads", "change")
                 with sampler.phase("idle"):
                     pass
                 with sampler.phase("load"):

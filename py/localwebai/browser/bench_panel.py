@@ -92,21 +92,18 @@ class BenchPanel:
         dom.set_state("bench-status", state)
 
     def _show(self, timings: list[Timings]) -> None:
-        environment = self._app.environment
+        """One row per test, with what the model really ran on: the engine's own thread count
+        (wllama's getNumThreads) and the backend it started on."""
+        runner = self._app.runner
+        threads = str(runner.engine_info.threads) if runner.engine_info else "?"
         target = dom.by_id("bench-results")
         for row in speed_rows(timings):
-            cells = (
-                self._app.model_name,
-                environment.backend,
-                str(environment.threads),
-                row.test,
-                row.text(),
-            )
+            cells = (self._app.model_name, runner.backend, threads, row.test, row.text())
             line = dom.append_text_element(target, "tr", "")
             for cell in cells:
                 dom.append_text_element(line, "td", cell)
             line.dataset.test = row.test[:2]
             line.dataset.tokens = str(row.tokens)
             line.dataset.tokensPerSecond = f"{row.tokens_per_second:.3f}"
-            line.dataset.threads = str(environment.threads)
+            line.dataset.threads = threads
         dom.set_visible("bench-table", True)
