@@ -47,9 +47,7 @@ def cached_rows(page: Page) -> list[dict]:
     )
 
 
-def chunk_requests(
-    server: serve.AppServer, path: str, since: int = 0
-) -> list[serve.LoggedRequest]:
+def chunk_requests(server: serve.AppServer, path: str, since: int = 0) -> list[serve.LoggedRequest]:
     """Requests for ``path`` (from log entry ``since`` on) that asked for a whole cache chunk."""
     size = (server.models_dir / path.rsplit("/", 1)[-1]).stat().st_size
     ranges = {f"bytes={c.start}-{c.end - 1}" for c in plan_chunks(size)}
@@ -91,9 +89,10 @@ def test_model_loads_from_the_cache_with_its_url_blocked(app_page: Page, app_ser
     assert "downloading" in app_page.evaluate("window.seenStages")
     [row] = cached_rows(app_page)
     assert row["complete"] and "Q4_1" in row["text"] and "complete" in row["text"]
-    assert sum(r.bytes_sent for r in chunk_requests(app_server, url, start)) == (
-        app_server.models_dir / SMOLLM2
-    ).stat().st_size
+    assert (
+        sum(r.bytes_sent for r in chunk_requests(app_server, url, start))
+        == (app_server.models_dir / SMOLLM2).stat().st_size
+    )
 
     reload(app_page)
     blocked: list[str] = []
@@ -254,7 +253,6 @@ def test_imported_file_survives_reload_and_can_be_deleted(app_page: Page, models
     expect(app_page.locator("#cache-empty")).to_be_visible()
     app_page.click("#persist-storage")
     expect(app_page.locator("#persist-answer")).not_to_be_empty()
-
 
 
 def test_whole_file_sha256_is_checked_after_download(app_page: Page, app_server):
