@@ -96,9 +96,10 @@ class BenchPanel:
         (wllama's getNumThreads) and the backend it started on."""
         runner = self._app.runner
         threads = str(runner.engine_info.threads) if runner.engine_info else "?"
+        backend = runner.backend.partition(" (")[0]  # "WebGPU" or "CPU", without the reason
         target = dom.by_id("bench-results")
         for row in speed_rows(timings):
-            cells = (self._app.model_name, runner.backend, threads, row.test, row.text())
+            cells = (self._app.model_name, backend, threads, row.test, row.text())
             line = dom.append_text_element(target, "tr", "")
             for cell in cells:
                 dom.append_text_element(line, "td", cell)
