@@ -66,13 +66,20 @@ def write_oversized_model(path: Path) -> None:
     writer.add_tensor_info(
         "token_embd.weight", OVERSIZED_WEIGHTS_SHAPE, np.dtype(np.float32), nbytes
     )
+    write_with_sparse_data(writer, path, nbytes)
+
+
+def write_with_sparse_data(writer: gguf.GGUFWriter, path: Path, data_size: int) -> int:
+    """Write the header and tensor infos, then extend the file by ``data_size`` bytes of
+    tensor data as a sparse hole (zeros that take no time or disk). Returns the file's size."""
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
     writer.close()
     with path.open("r+b") as f:
-        data_start = -(-f.seek(0, os.SEEK_END) // 32) * 32
-        f.truncate(data_start + nbytes)
+        data_start = -(-f.seek(0, os.SEEK_END) // 32) * 32  # tensor data is 32-byte aligned
+        f.truncate(data_start + data_size)
+    return data_start + data_size
 
 
 @pytest.fixture(scope="session")
@@ -125,14 +132,7 @@ def write_large_model(path: Path, vocab: Path) -> int:
         nbytes = int(np.prod(shape)) * dtype.itemsize
         writer.add_tensor_info(name, shape, dtype, nbytes)
         data_size += -(-nbytes // 32) * 32
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
-    writer.close()
-    with path.open("r+b") as f:
-        data_start = -(-f.seek(0, os.SEEK_END) // 32) * 32
-        f.truncate(data_start + data_size)
-    return data_start + data_size
+    return write_with_sparse_data(writer, path, data_size)
 
 
 @pytest.fixture(scope="session")
