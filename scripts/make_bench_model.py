@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tarfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import gguf
@@ -35,12 +34,14 @@ from make_test_models import (
     SDIST_NAME,
     SDIST_SHA256,
     VOCAB_DIR,
+    ModelShape,
     SetupError,
+    add_shape,
     copy_tokenizer,
     extract_vocabs,
     has_sha256,
+    llama_tensors,
     pip_download,
-    random_weights,
     sha256_file,
     temp_path,
 )
@@ -59,78 +60,30 @@ BUILD_DIR = SOURCE_DIR / "build-quantize"
 QUANTIZE_BIN = CACHE_DIR / "bin" / f"llama-quantize-{LLAMA_CPP_PYTHON_VERSION}"
 
 
-@dataclass(frozen=True)
-class Qwen2Shape:
-    """Qwen2.5-0.5B's hyper-parameters (config.json of Qwen/Qwen2.5-0.5B)."""
-
-    n_layer: int = 24
-    n_embd: int = 896
-    n_head: int = 14
-    n_head_kv: int = 2
-    n_ff: int = 4864
-    n_ctx_train: int = 32768
-    rms_eps: float = 1e-6
-    rope_freq_base: float = 1_000_000.0
-    weight_gain: float = 1.0  # weights have std = weight_gain / sqrt(fan_in)
-
-    @property
-    def head_dim(self) -> int:
-        return self.n_embd // self.n_head
+QWEN2_SHAPE = ModelShape(  # Qwen2.5-0.5B's hyper-parameters (its config.json)
+    n_layer=24,
+    n_embd=896,
+    n_head=14,
+    n_head_kv=2,
+    n_ff=4864,
+    n_ctx_train=32768,
+    rms_eps=1e-6,
+    rope_freq_base=1_000_000.0,
+    weight_gain=1.0,
+)
 
 
-QWEN2_SHAPE = Qwen2Shape()
-
-
-def qwen2_tensors(n_vocab: int, shape: Qwen2Shape):
-    """Yield (name, array) for every tensor: matrices F16, norms and biases F32, as llama.cpp's
-    converter writes them."""
-    rng = np.random.Generator(np.random.PCG64(SEED))
-
-    def matrix(n_out: int, n_in: int) -> np.ndarray:
-        std = shape.weight_gain / np.sqrt(n_in)
-        return random_weights(rng, (n_out, n_in), std).astype(np.float16)
-
-    def ones(n: int) -> np.ndarray:
-        return np.ones(n, dtype=np.float32)
-
-    def zeros(n: int) -> np.ndarray:
-        return np.zeros(n, dtype=np.float32)
-
-    n_kv = shape.n_head_kv * shape.head_dim
-    yield "token_embd.weight", matrix(n_vocab, shape.n_embd)  # tied: also the output matrix
-    for layer in range(shape.n_layer):
-        blk = f"blk.{layer}"
-        yield f"{blk}.attn_norm.weight", ones(shape.n_embd)
-        yield f"{blk}.attn_q.weight", matrix(shape.n_embd, shape.n_embd)
-        yield f"{blk}.attn_q.bias", zeros(shape.n_embd)
-        yield f"{blk}.attn_k.weight", matrix(n_kv, shape.n_embd)
-        yield f"{blk}.attn_k.bias", zeros(n_kv)
-        yield f"{blk}.attn_v.weight", matrix(n_kv, shape.n_embd)
-        yield f"{blk}.attn_v.bias", zeros(n_kv)
-        yield f"{blk}.attn_output.weight", matrix(shape.n_embd, shape.n_embd)
-        yield f"{blk}.ffn_norm.weight", ones(shape.n_embd)
-        yield f"{blk}.ffn_gate.weight", matrix(shape.n_ff, shape.n_embd)
-        yield f"{blk}.ffn_up.weight", matrix(shape.n_ff, shape.n_embd)
-        yield f"{blk}.ffn_down.weight", matrix(shape.n_embd, shape.n_ff)
-    yield "output_norm.weight", ones(shape.n_embd)
-
-
-def write_f16_model(vocab_path: Path, target: Path, shape: Qwen2Shape) -> None:
+def write_f16_model(vocab_path: Path, target: Path, shape: ModelShape) -> None:
     """Write the F16 GGUF (about 1 GB)."""
     reader = gguf.GGUFReader(vocab_path)
     writer = gguf.GGUFWriter(target, "qwen2")
     writer.add_name(BENCH_MODEL_NAME)
-    writer.add_context_length(shape.n_ctx_train)
-    writer.add_embedding_length(shape.n_embd)
-    writer.add_block_count(shape.n_layer)
-    writer.add_feed_forward_length(shape.n_ff)
-    writer.add_head_count(shape.n_head)
-    writer.add_head_count_kv(shape.n_head_kv)
+    add_shape(writer, shape)
     writer.add_rope_freq_base(shape.rope_freq_base)
     writer.add_layer_norm_rms_eps(shape.rms_eps)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
     n_vocab = copy_tokenizer(reader, writer)
-    for name, tensor in qwen2_tensors(n_vocab, shape):
+    for name, tensor in llama_tensors(n_vocab, shape, SEED, np.float16, qkv_bias=True):
         writer.add_tensor(name, tensor)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

@@ -27,6 +27,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -114,18 +115,19 @@ TOKENIZER_KEY_PREFIX = "tokenizer."
 
 
 @dataclass(frozen=True)
-class TinyLlamaShape:
-    """Hyper-parameters of the tiny llama (the llama.cpp `llama` architecture)."""
+class ModelShape:
+    """Hyper-parameters of a generated llama-family model (the tiny llama, the bench model)."""
 
-    n_layer: int = 2
-    n_embd: int = 64
-    n_head: int = 4
-    n_head_kv: int = 2
-    n_ff: int = 128
-    n_ctx_train: int = 4096
-    rms_eps: float = 1e-5
-    rope_freq_base: float = 10000.0
-    weight_gain: float = 2.0  # weights have std = weight_gain / sqrt(fan_in)
+    n_layer: int
+    n_embd: int
+    n_head: int
+    n_head_kv: int
+    n_ff: int
+    n_ctx_train: int
+    rms_eps: float
+    rope_freq_base: float
+    weight_gain: float
+    """Weights have std = weight_gain / sqrt(fan_in)."""
 
     @property
     def head_dim(self) -> int:
@@ -133,7 +135,17 @@ class TinyLlamaShape:
         return self.n_embd // self.n_head
 
 
-TINY_LLAMA_SHAPE = TinyLlamaShape()
+TINY_LLAMA_SHAPE = ModelShape(
+    n_layer=2,
+    n_embd=64,
+    n_head=4,
+    n_head_kv=2,
+    n_ff=128,
+    n_ctx_train=4096,
+    rms_eps=1e-5,
+    rope_freq_base=10000.0,
+    weight_gain=2.0,
+)
 
 
 class SetupError(RuntimeError):
@@ -361,33 +373,41 @@ def random_weights(rng: np.random.Generator, shape: tuple[int, ...], std: float)
     return values.reshape(shape)
 
 
-def tiny_llama_tensors(n_vocab: int, shape: TinyLlamaShape) -> dict[str, np.ndarray]:
-    """All tensors of the tiny llama, numpy shape (out, in), all F32."""
-    rng = np.random.Generator(np.random.PCG64(TINY_LLAMA_SEED))
+def llama_tensors(
+    n_vocab: int, shape: ModelShape, seed: int, dtype: type[np.floating], qkv_bias: bool = False
+) -> Iterator[tuple[str, np.ndarray]]:
+    """Every tensor of a llama-layout model, in the order llama.cpp's converter writes them:
+    matrices random from ``seed`` in ``dtype`` (numpy shape (out, in)), norms ones and, with
+    ``qkv_bias`` (qwen2), q/k/v biases zeros, both F32. Embeddings are tied: no output.weight,
+    llama.cpp reuses token_embd for the logits."""
+    rng = np.random.Generator(np.random.PCG64(seed))
 
     def matrix(n_out: int, n_in: int) -> np.ndarray:
         std = shape.weight_gain / np.sqrt(n_in)
-        return random_weights(rng, (n_out, n_in), std).astype(np.float32)
+        return random_weights(rng, (n_out, n_in), std).astype(dtype)
 
-    def norm() -> np.ndarray:
-        return np.ones(shape.n_embd, dtype=np.float32)
+    def bias(n: int) -> Iterator[np.ndarray]:
+        if qkv_bias:
+            yield np.zeros(n, dtype=np.float32)
 
+    norm = np.ones(shape.n_embd, dtype=np.float32)
     n_kv = shape.n_head_kv * shape.head_dim
-    # Tied embeddings: no output.weight, llama.cpp reuses token_embd for the logits.
-    tensors = {"token_embd.weight": matrix(n_vocab, shape.n_embd)}
+    yield "token_embd.weight", matrix(n_vocab, shape.n_embd)
     for layer in range(shape.n_layer):
         blk = f"blk.{layer}"
-        tensors[f"{blk}.attn_norm.weight"] = norm()
-        tensors[f"{blk}.attn_q.weight"] = matrix(shape.n_embd, shape.n_embd)
-        tensors[f"{blk}.attn_k.weight"] = matrix(n_kv, shape.n_embd)
-        tensors[f"{blk}.attn_v.weight"] = matrix(n_kv, shape.n_embd)
-        tensors[f"{blk}.attn_output.weight"] = matrix(shape.n_embd, shape.n_embd)
-        tensors[f"{blk}.ffn_norm.weight"] = norm()
-        tensors[f"{blk}.ffn_gate.weight"] = matrix(shape.n_ff, shape.n_embd)
-        tensors[f"{blk}.ffn_up.weight"] = matrix(shape.n_ff, shape.n_embd)
-        tensors[f"{blk}.ffn_down.weight"] = matrix(shape.n_embd, shape.n_ff)
-    tensors["output_norm.weight"] = norm()
-    return tensors
+        yield f"{blk}.attn_norm.weight", norm
+        yield f"{blk}.attn_q.weight", matrix(shape.n_embd, shape.n_embd)
+        yield from ((f"{blk}.attn_q.bias", b) for b in bias(shape.n_embd))
+        yield f"{blk}.attn_k.weight", matrix(n_kv, shape.n_embd)
+        yield from ((f"{blk}.attn_k.bias", b) for b in bias(n_kv))
+        yield f"{blk}.attn_v.weight", matrix(n_kv, shape.n_embd)
+        yield from ((f"{blk}.attn_v.bias", b) for b in bias(n_kv))
+        yield f"{blk}.attn_output.weight", matrix(shape.n_embd, shape.n_embd)
+        yield f"{blk}.ffn_norm.weight", norm
+        yield f"{blk}.ffn_gate.weight", matrix(shape.n_ff, shape.n_embd)
+        yield f"{blk}.ffn_up.weight", matrix(shape.n_ff, shape.n_embd)
+        yield f"{blk}.ffn_down.weight", matrix(shape.n_embd, shape.n_ff)
+    yield "output_norm.weight", norm
 
 
 def copy_tokenizer(reader: gguf.GGUFReader, writer: gguf.GGUFWriter) -> int:
@@ -415,24 +435,29 @@ def copy_tokenizer(reader: gguf.GGUFReader, writer: gguf.GGUFWriter) -> int:
     return n_vocab
 
 
-def write_tiny_llama(vocab_path: Path, target: Path, shape: TinyLlamaShape) -> None:
-    """Write the tiny llama GGUF to `target`."""
-    reader = gguf.GGUFReader(vocab_path)
-    writer = gguf.GGUFWriter(target, "llama")
-    writer.add_name(TINY_LLAMA_NAME)
+def add_shape(writer: gguf.GGUFWriter, shape: ModelShape) -> None:
+    """The architecture keys every generated model has, in the order the pinned files have them."""
     writer.add_context_length(shape.n_ctx_train)
     writer.add_embedding_length(shape.n_embd)
     writer.add_block_count(shape.n_layer)
     writer.add_feed_forward_length(shape.n_ff)
     writer.add_head_count(shape.n_head)
     writer.add_head_count_kv(shape.n_head_kv)
+
+
+def write_tiny_llama(vocab_path: Path, target: Path, shape: ModelShape) -> None:
+    """Write the tiny llama GGUF to `target`."""
+    reader = gguf.GGUFReader(vocab_path)
+    writer = gguf.GGUFWriter(target, "llama")
+    writer.add_name(TINY_LLAMA_NAME)
+    add_shape(writer, shape)
     writer.add_rope_dimension_count(shape.head_dim)
     writer.add_rope_freq_base(shape.rope_freq_base)
     writer.add_layer_norm_rms_eps(shape.rms_eps)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     n_vocab = copy_tokenizer(reader, writer)
     writer.add_vocab_size(n_vocab)
-    for name, tensor in tiny_llama_tensors(n_vocab, shape).items():
+    for name, tensor in llama_tensors(n_vocab, shape, TINY_LLAMA_SEED, np.float32):
         writer.add_tensor(name, tensor)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

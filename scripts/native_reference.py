@@ -26,7 +26,7 @@ from make_test_models import (
     TINY_LLAMA_FILE,
     TINY_LLAMA_SHA256,
     TINY_LLAMA_SHAPE,
-    TinyLlamaShape,
+    ModelShape,
     has_sha256,
 )
 
@@ -138,7 +138,7 @@ def keep(x: np.ndarray) -> np.ndarray:
 
 
 def numpy_logits(
-    w: dict[str, np.ndarray], ids: list[int], shape: TinyLlamaShape, f16: bool = False
+    w: dict[str, np.ndarray], ids: list[int], shape: ModelShape, f16: bool = False
 ) -> np.ndarray:
     """Float64 forward pass of the tiny llama; returns the logits of the last position.
 
