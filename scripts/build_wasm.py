@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""Build our llama.cpp WebAssembly engine, or verify the one committed under wasm/.
+
+    python scripts/build_wasm.py          # build wasm/wllama-simd.{wasm,js} (30 min, 2 cores)
+    python scripts/build_wasm.py --check  # verify them against wasm/wllama-simd.lock.json, offline
+
+Why our own build: wllama 3.8.1's CMakeLists compiles llama.cpp under emscripten without
+``EMSCRIPTEN_SYSTEM_PROCESSOR=wasm32``, so ggml takes its x86 path with no x86 features, and
+every quantized dot product runs scalar code. This build is wllama 3.8.1's own C++ (so its
+worker and API stay as they are) on llama.cpp with ggml's wasm SIMD128 kernels: 32-bit memory,
+threads, JSPI and wasm exceptions, CPU only (WebGPU keeps wllama's build: web/js/engine-build.js).
+
+Every input is pinned by sha256 and comes from a registry:
+* ``@wllama/wllama`` 3.8.1 (npm; the tarball's integrity must equal vendor.lock.json's): its
+  ``CMakeLists.txt`` and ``cpp/``;
+* llama.cpp b11312 from the ``llama-cpp-python`` 0.3.36 sdist (PyPI), as make_test_models.py;
+* emscripten 3.1.69 (Debian trixie's package, unpacked, never installed) with node-acorn;
+  binaryen 120 (trixie), run through trixie's own loader and libc (bookworm's is too old);
+* clang-19, lld-19 and llvm-19 from the system (Debian bookworm: apt-get install them).
+``scripts/wasm_patches/`` holds our changes to wllama and llama.cpp, each explained at its top.
+The toolchain and sources are unpacked once under ``.cache/wasm-build/``. The outputs, and the
+hashes of everything that went in, are recorded in ``wasm/wllama-simd.lock.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from make_test_models import (
+    CACHE_DIR,
+    LLAMA_CPP_PYTHON_VERSION,
+    SDIST_LLAMA_CPP_PREFIX,
+    SDIST_NAME,
+    SDIST_SHA256,
+    SetupError,
+    pip_download,
+    sha256_file,
+)
+from vendor import REPO_ROOT, WLLAMA_VERSION, Lock, npm_pack
+
+DEBIAN = "http://deb.debian.org/debian/pool/main/"
+WORK_DIR = CACHE_DIR / "wasm-build"
+PATCH_DIR = Path(__file__).resolve().parent / "wasm_patches"
+OUTPUT_DIR = REPO_ROOT / "wasm"
+OUTPUTS = {"wllama.wasm": "wllama-simd.wasm", "wllama.js": "wllama-simd.js"}
+LOCK_PATH = OUTPUT_DIR / "wllama-simd.lock.json"
+BUILD_LOG = WORK_DIR / "build.log"
+LLVM_VERSION = "19"
+LLVM_TOOLS = (f"clang-{LLVM_VERSION}", f"wasm-ld-{LLVM_VERSION}", f"llvm-ar-{LLVM_VERSION}")
+
+CMAKE_FLAGS = (
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DWLLAMA_COMPAT=ON",  # wllama's 32-bit variant (patched: JSPI + wasm exceptions)
+    "-DLLAMA_WASM_MEM64=OFF",
+    "-DGGML_WEBGPU=OFF",
+    "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32",  # the point of this build: ggml's wasm kernels
+    # xxhash without SIMDe (see llama.cpp.patch); source paths (in asserts) relative to the tree,
+    # so the bytes do not depend on where the checkout is
+    "-DCMAKE_C_FLAGS=-DXXH_VECTOR=0 -ffile-prefix-map=@SOURCE@=.",
+    "-DCMAKE_CXX_FLAGS=-DXXH_VECTOR=0 -ffile-prefix-map=@SOURCE@=.",
+    "-DCMAKE_EXE_LINKER_FLAGS=-sWASM_BIGINT=1",
+)
+
+
+@dataclass(frozen=True)
+class Deb:
+    """One Debian package from trixie, unpacked into the toolchain folder."""
+
+    path: str  # under pool/main/
+    sha256: str
+
+    @property
+    def url(self) -> str:
+        return DEBIAN + self.path
+
+
+TOOLCHAIN = (
+    Deb(
+        "e/emscripten/emscripten_3.1.69+dfsg-3_all.deb",
+        "d2ac788b952c56ab6736b4db2ac0825aa63cfb4c08b8abaefe19e324779d1b2d",
+    ),
+    Deb(
+        "a/acorn/node-acorn_8.8.1+ds+~cs25.17.7-2_all.deb",
+        "5c6814cf6536892b3a93cc72a0a3792beb0d3f6be3d69f499ca7d764583479a9",
+    ),
+    Deb(
+        "b/binaryen/binaryen_120-4_amd64.deb",
+        "47be56009e56170f4338a0154fbff2028bd607bc3c8b6a5414658a985bef6470",
+    ),
+    Deb(
+        "g/glibc/libc6_2.41-12+deb13u5_amd64.deb",
+        "b59b0625cd1a791375d40dab23a4d5d3d0641e3d0a773501becdc3725b7f99cf",
+    ),
+    Deb(
+        "g/gcc-14/libstdc++6_14.2.0-19_amd64.deb",
+        "ab1fa05837aa7a92aae748fd07a18a35f7d18bb4a71c4724fe2bbf0e32089de0",
+    ),
+    Deb(
+        "g/gcc-14/libgcc-s1_14.2.0-19_amd64.deb",
+        "3c71917b490d1a17aed43196a2787a256ecf060526cdb20216a74bedc061b150",
+    ),
+)
+BINARYEN_TOOLS = ("wasm-opt", "wasm-emscripten-finalize", "wasm-metadce", "wasm-as", "wasm-dis")
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Output:
+    path: str
+    sha256: str
+    size: int
+
+
+# ---- check ------------------------------------------------------------------------------------
+
+
+def check() -> list[str]:
+    """Problems with wasm/ against the lock (empty when the committed build is intact)."""
+    if not LOCK_PATH.is_file():
+        return [f"{LOCK_PATH.relative_to(REPO_ROOT)} is missing"]
+    lock = json.loads(LOCK_PATH.read_text())
+    problems = []
+    for output in lock["outputs"]:
+        path = REPO_ROOT / output["path"]
+        if not path.is_file():
+            problems.append(f"{output['path']} is missing")
+        elif path.stat().st_size != output["size"] or sha256_file(path) != output["sha256"]:
+            problems.append(f"{output['path']} differs from the lock (rebuild or restore it)")
+    for patch in sorted(PATCH_DIR.glob("*.patch")):
+        if lock["patches"].get(patch.name) != sha256_file(patch):
+            problems.append(f"{patch.name} changed since the build: run scripts/build_wasm.py")
+    return problems
+
+
+# ---- toolchain --------------------------------------------------------------------------------
+
+
+def download(url: str, sha256: str, target: Path) -> Path:
+    if target.is_file() and sha256_file(target) == sha256:
+        return target
+    print(f"download    {url}", flush=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    with urllib.request.urlopen(url, timeout=600) as response, partial.open("wb") as out:
+        shutil.copyfileobj(response, out)
+    actual = sha256_file(partial)
+    if actual != sha256:
+        raise SetupError(f"{url}: sha256 {actual}, expected {sha256}")
+    partial.replace(target)
+    return target
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    """Run one build step, its output appended to the build log."""
+    print(f"run         {' '.join(cmd)}", flush=True)
+    with BUILD_LOG.open("a") as log:
+        result = subprocess.run(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        tail = BUILD_LOG.read_text()[-4000:]
+        raise SetupError(f"{cmd[0]} failed ({result.returncode}), see {BUILD_LOG}:\n{tail}")
+
+
+def setup_toolchain(root: Path) -> dict[str, str]:
+    """Unpack the pinned packages; return the environment emcc/emcmake need."""
+    missing = [tool for tool in LLVM_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise SetupError(
+            f"{', '.join(missing)} missing: apt-get install clang-{LLVM_VERSION} "
+            f"lld-{LLVM_VERSION} llvm-{LLVM_VERSION} cmake make"
+        )
+    debs = root / "debs"
+    unpacked = root / "root"
+    stamp = unpacked / ".unpacked"
+    if not stamp.is_file() or stamp.read_text() != _toolchain_id():
+        shutil.rmtree(unpacked, ignore_errors=True)
+        for deb in TOOLCHAIN:
+            archive = download(deb.url, deb.sha256, debs / Path(deb.path).name)
+            run(["dpkg-deb", "-x", str(archive), str(unpacked)], root)
+        stamp.write_text(_toolchain_id())
+    emscripten = unpacked / "usr/share/emscripten"
+    # emscripten's JS tools import acorn as ES modules, which only node_modules/ resolves
+    node_modules = emscripten / "node_modules"
+    node_modules.mkdir(exist_ok=True)
+    for package in (unpacked / "usr/share/nodejs").iterdir():
+        link = node_modules / package.name
+        if not link.exists():
+            link.symlink_to(package)
+    # trixie's binaryen needs glibc 2.38: run each tool through trixie's loader and libraries
+    binaryen = root / "binaryen" / "bin"
+    binaryen.mkdir(parents=True, exist_ok=True)
+    libs = unpacked / "usr/lib/x86_64-linux-gnu"
+    for tool in BINARYEN_TOOLS:
+        wrapper = binaryen / tool
+        wrapper.write_text(
+            f"#!/bin/sh\nexec {libs}/ld-linux-x86-64.so.2 --library-path {libs} "
+            f'{unpacked}/usr/bin/{tool} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+    return {
+        **os.environ,
+        "EM_CONFIG": str(emscripten / ".emscripten"),  # Debian's: clang-19 etc. from /usr/bin
+        "EM_BINARYEN_ROOT": str(binaryen.parent),
+        "EM_CACHE": str(root / "emscripten-cache"),
+        "EM_FROZEN_CACHE": "0",  # system libraries are built on first use
+        "PATH": f"{emscripten}{os.pathsep}{os.environ['PATH']}",
+    }
+
+
+def _toolchain_id() -> str:
+    return ",".join(deb.sha256 for deb in TOOLCHAIN)
+
+
+# ---- sources ----------------------------------------------------------------------------------
+
+
+def wllama_tarball(tmp: Path) -> Path:
+    """The npm tarball of the wllama we vendor, checked against vendor.lock.json."""
+    vendored = Lock.load(REPO_ROOT / "vendor.lock.json").packages
+    expected = next(p.integrity for p in vendored if p.name == "@wllama/wllama")
+    tarball, integrity = npm_pack("@wllama/wllama", WLLAMA_VERSION, tmp)
+    if integrity != expected:
+        raise SetupError(f"@wllama/wllama {WLLAMA_VERSION}: {integrity} != lock's {expected}")
+    return tarball
+
+
+def unpack(archive: Path, prefix: str, target: Path) -> None:
+    """Files under `prefix` in a .tar.gz, written below `target` without the prefix."""
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            if member.name.startswith(prefix) and (member.isfile() or member.isdir()):
+                member.name = member.name[len(prefix) :]
+                if member.name:
+                    tar.extract(member, target, filter="data")
+
+
+def prepare_source(source: Path, wllama: Path, sdist: Path) -> None:
+    """wllama's tree with llama.cpp inside (as its git submodule would be), patched."""
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir(parents=True)
+    unpack(wllama, "package/", source)
+    unpack(sdist, SDIST_LLAMA_CPP_PREFIX, source / "llama.cpp")
+    for patch, folder in (("wllama.patch", source), ("llama.cpp.patch", source / "llama.cpp")):
+        run(["patch", "-p1", "--forward", "-i", str(PATCH_DIR / patch)], folder)
+
+
+# ---- build ------------------------------------------------------------------------------------
+
+
+def build() -> None:
+    started = time.monotonic()
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    env = setup_toolchain(WORK_DIR)
+    sdist = pip_download(
+        f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
+        SDIST_NAME,
+        SDIST_SHA256,
+        ["--no-binary", "llama-cpp-python"],
+    )
+    source = WORK_DIR / "source"
+    build_dir = WORK_DIR / "build"
+    BUILD_LOG.write_text("")
+    with tempfile.TemporaryDirectory() as tmp:
+        wllama = wllama_tarball(Path(tmp))
+        wllama_sha256 = sha256_file(wllama)
+        prepare_source(source, wllama, sdist)
+    shutil.rmtree(build_dir, ignore_errors=True)
+    build_dir.mkdir()
+    flags = [flag.replace("@SOURCE@", str(source)) for flag in CMAKE_FLAGS]
+    run(["emcmake", "cmake", str(source), *flags], build_dir, env)
+    run(["emmake", "make", "wllama", "-j", str(os.cpu_count() or 1)], build_dir, env)
+    copies = {
+        **{build_dir / built: name for built, name in OUTPUTS.items()},
+        source / "llama.cpp/LICENSE": "LICENCE.llama.cpp",
+        WORK_DIR / "root/usr/share/doc/emscripten/copyright": "LICENCE.emscripten",
+    }
+    outputs = []
+    for origin, name in copies.items():
+        shutil.copyfile(origin, OUTPUT_DIR / name)
+        path = OUTPUT_DIR / name
+        outputs.append(Output(f"wasm/{name}", sha256_file(path), path.stat().st_size))
+    inputs = [
+        Input(f"npm @wllama/wllama {WLLAMA_VERSION}", wllama_sha256),
+        Input(f"pypi {SDIST_NAME}", SDIST_SHA256),
+        *(Input(f"debian {Path(deb.path).name}", deb.sha256) for deb in TOOLCHAIN),
+    ]
+    clang = subprocess.run([LLVM_TOOLS[0], "--version"], capture_output=True, text=True)
+    lock = {
+        "generated_by": "scripts/build_wasm.py",
+        "licence": "MIT: wllama (wasm/LICENCE.wllama), llama.cpp, emscripten's runtime (MIT/NCSA)",
+        "inputs": [asdict(i) for i in inputs],
+        "system_compiler": clang.stdout.splitlines()[0],
+        "patches": {p.name: sha256_file(p) for p in sorted(PATCH_DIR.glob("*.patch"))},
+        "cmake_flags": list(CMAKE_FLAGS),
+        "outputs": [asdict(o) for o in outputs],
+    }
+    LOCK_PATH.write_text(json.dumps(lock, indent=2) + "\n")
+    print(f"built       {', '.join(OUTPUTS.values())} in {time.monotonic() - started:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="verify wasm/ against the lock")
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = check()
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("wasm build: ok" if not problems else f"wasm build: {len(problems)} problem(s)")
+        return 1 if problems else 0
+    try:
+        build()
+    except SetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
