@@ -4,7 +4,7 @@
 
     OUT/            web/  (the page, glue, vendored Pyodide/PyScript/wllama, sw.js, icons)
     OUT/py/         the Python files web/pyscript.json names
-    OUT/wasm/       wasm/ (llama.cpp builds: default and compat)
+    OUT/wasm/       wasm/ (llama.cpp builds: ours for the CPU, wllama's default and compat)
     OUT/models/     index.json (the page's "On this server" list) and, with --models, the GGUFs
     OUT/_headers    COOP/COEP/CORP for hosts that read one (Netlify, Cloudflare Pages)
 

@@ -45,8 +45,10 @@ class Environment:
     memory64: bool
     webgpu: WebGPUInfo = field(default_factory=lambda: WebGPUInfo(available=False))
     device_memory_gib: float | None = None
-    engine_build: str = "default"
-    """Which llama.cpp wasm build wllama runs: "default" (JSPI + memory64) or "compat"."""
+    cpu_engine_build: str = "default"
+    """The llama.cpp wasm build for the CPU: "simd" (ours), "default" (wllama's) or "compat"."""
+    gpu_engine_build: str = "default"
+    """The build for WebGPU: wllama's "default" (or "compat" where JSPI or memory64 is missing)."""
     force_cpu: bool = False
     """The user's "CPU only" toggle: WebGPU is not tried even when usable."""
 
@@ -69,7 +71,8 @@ class Environment:
                 reason=str(gpu.get("reason") or ""),
             ),
             device_memory_gib=probe.get("deviceMemoryGiB"),
-            engine_build=str(probe.get("engineBuild") or "default"),
+            cpu_engine_build=str(probe.get("engineBuild") or "default"),
+            gpu_engine_build=str(probe.get("gpuEngineBuild") or "default"),
         )
 
     @property
@@ -88,6 +91,11 @@ class Environment:
     @property
     def backend(self) -> str:
         return "WebGPU" if self.use_gpu else "CPU"
+
+    @property
+    def engine_build(self) -> str:
+        """The wasm build a model loads with, for the backend in use."""
+        return self.gpu_engine_build if self.use_gpu else self.cpu_engine_build
 
     @property
     def why_cpu(self) -> str:

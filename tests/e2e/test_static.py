@@ -205,7 +205,7 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
         assert "Cross-Origin-Embedder-Policy" not in response.headers
     version = page.get_attribute("#offline-status", "data-version")
     assert cache_names(page) == [f"localwebai-shell:{APP}:{version}"]
-    assert "default wasm build" in page.inner_text("#environment")
+    assert "simd wasm build" in page.inner_text("#environment")  # ours, on the CPU
     expect(page.locator("button.server-model", has_text=TINY)).to_be_visible()  # build's list
 
     load_tiny(page)
@@ -239,22 +239,36 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
     assert site.paths_since(offline_from) <= {f"{APP}sw.js"}
 
 
-def test_forced_compat_build_generates_from_local_files(site_page: Page, site: StaticServer):
+ENGINE_FILES = {
+    "simd": {"wasm/wllama-simd.wasm", "wasm/wllama-simd.js"},
+    "default": {"wasm/wllama.wasm"},
+    "compat": {"wasm/wllama-compat.wasm", "vendor/wllama-compat/wllama.js"},
+}
+
+
+@pytest.mark.parametrize("build", ["default", "compat"])
+def test_each_wllama_build_generates_from_local_files(
+    site_page: Page, site: StaticServer, build: str
+):
+    """Ours is the CPU default (above); wllama's two builds, forced, give the same tokens."""
     page = site_page
-    first_visit(page, site.url(APP) + "?engine=compat")
-    assert "compat wasm build" in page.inner_text("#environment")
-    before = len(site.hits)
+    first_visit(page, site.url(APP) + f"?engine={build}")
+    assert f"{build} wasm build" in page.inner_text("#environment")
+    requested: list[str] = []
+    page.context.on("request", lambda request: requested.append(request.url))
     load_tiny(page)
     assert greedy_reply(page) == expected_reply()
-    # the compat files came from this site (cached on first use), never from wllama's CDN
-    assert {f"{APP}wasm/wllama-compat.wasm", f"{APP}vendor/wllama-compat/wllama.js"} <= (
-        site.paths_since(before)
-    )
+    # that build's files came from this site (through the service worker), never from
+    # wllama's CDN (the context blocks it), and no other build's
+    fetched = {urlsplit(url).path.removeprefix(APP) for url in requested}
+    others = set().union(*(files for name, files in ENGINE_FILES.items() if name != build))
+    assert ENGINE_FILES[build] <= fetched
+    assert not fetched & others
     cached = page.evaluate(
         "async () => { const c = await caches.open((await caches.keys())[0]);"
         " return (await c.keys()).map((r) => new URL(r.url).pathname); }"
     )
-    assert f"{APP}wasm/wllama-compat.wasm" in cached
+    assert {f"{APP}{path}" for path in ENGINE_FILES[build]} <= set(cached)
 
 
 def test_updated_build_replaces_the_old_cache(

@@ -76,6 +76,8 @@ def test_layout_mirrors_serve_py(site: Path) -> None:
         "main.py",
         "js/glue.js",
         "wasm/wllama.wasm",
+        "wasm/wllama-simd.wasm",
+        "wasm/wllama-simd.js",
         *COMPAT_FILES,
     ):
         assert (site / rel).is_file(), rel
@@ -95,6 +97,7 @@ def test_manifest_lists_every_shell_file_with_its_hash(site: Path) -> None:
         assert entry["size"] == len(data)
         assert entry["sha256"] == hashlib.sha256(data).hexdigest(), path
     assert listed["wasm/wllama.wasm"]["type"] == "application/wasm"
+    assert listed["wasm/wllama-simd.js"]["type"].startswith("text/javascript")
     assert listed["vendor/pyodide/pyodide.mjs"]["type"].startswith("text/javascript")
     assert manifest["compat"] == list(COMPAT_FILES)
     settings = build_settings(site)

@@ -4,6 +4,7 @@ and the mapping of wllama's errors onto ours."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from localwebai.chat import ChatHistory
@@ -30,6 +31,8 @@ PROBE = {
     "memory64": True,
     "webgpu": {"available": True, "fallback": True, "shaderF16": False, "description": "sw"},
     "deviceMemoryGiB": 8,
+    "engineBuild": "simd",
+    "gpuEngineBuild": "default",
 }
 
 
@@ -39,10 +42,19 @@ def test_isolated_page_uses_every_core_and_skips_a_fallback_gpu() -> None:
     assert (env.backend, env.gpu_layers) == ("CPU", 0)
     assert env.summary() == (
         "8 threads · cross-origin isolated · SIMD · CPU (WebGPU unused: only a software "
-        "(fallback) adapter) · default wasm build"
+        "(fallback) adapter) · simd wasm build"
     )
-    compat = Environment.from_probe({**PROBE, "jspi": False, "engineBuild": "compat"})
+    compat = Environment.from_probe(
+        {**PROBE, "jspi": False, "engineBuild": "compat", "gpuEngineBuild": "compat"}
+    )
     assert compat.summary().endswith(" · compat wasm build")
+
+
+def test_the_gpu_loads_wllamas_build_and_the_cpu_ours() -> None:
+    gpu = {"available": True, "fallback": False, "shaderF16": True}
+    env = Environment.from_probe({**PROBE, "webgpu": gpu})
+    assert (env.backend, env.engine_build) == ("WebGPU", "default")
+    assert replace(env, force_cpu=True).engine_build == "simd"
 
 
 def test_not_isolated_means_one_thread() -> None:

@@ -1,34 +1,20 @@
 // Thin JS glue for the Python UI. Only what must be JS lives here:
 //  - streaming a model download into a Blob (model bytes never pass through Python),
 //  - feature probes that need JS-only APIs (wasm validation, WebGPU adapter),
-//  - constructing wllama with our vendored wasm builds and no CDN fallback.
+//  - constructing wllama with our own wasm builds and no CDN fallback.
 // Everything else (decisions, errors, UI) is Python: see py/localwebai/browser/.
 import { Wllama } from "../vendor/wllama/index.js";
-import { applyEngineBuild, engineBuild } from "./engine-build.js";
+import { HAS_SIMD, applyEngineBuild, engineBuild, hasMemory64 } from "./engine-build.js";
 
 export * from "./cache.js";
 
 const PROGRESS_INTERVAL_MS = 100;
 const WLLAMA_WASM = new URL("../wasm/wllama.wasm", import.meta.url).href;
 
-// Smallest modules using one feature each; WebAssembly.validate tells if the engine has it.
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0,
-  253, 15, 253, 98, 11,
-]);
-
-/** A new wllama instance using our vendored wasm builds (default or compat), never a CDN's. */
-export function createWllama() {
-  return applyEngineBuild(new Wllama({ default: WLLAMA_WASM }, { suppressNativeLog: true }));
-}
-
-function hasMemory64() {
-  try {
-    new WebAssembly.Memory({ address: "i64", initial: 1n });
-    return true;
-  } catch {
-    return false;
-  }
+/** A new wllama instance on our files (see engine-build.js), for the GPU or the CPU. */
+export function createWllama(gpu = false) {
+  const wllama = new Wllama({ default: WLLAMA_WASM }, { suppressNativeLog: true });
+  return applyEngineBuild(wllama, engineBuild(gpu));
 }
 
 async function probeWebGPU() {
@@ -55,10 +41,11 @@ export async function probeEnvironment() {
     sharedArrayBuffer: typeof SharedArrayBuffer !== "undefined",
     hardwareConcurrency: navigator.hardwareConcurrency || 1,
     deviceMemoryGiB: navigator.deviceMemory ?? null,
-    simd: WebAssembly.validate(SIMD_PROBE),
+    simd: HAS_SIMD,
     jspi: Boolean(WebAssembly.Suspending),
     memory64: hasMemory64(),
-    engineBuild: engineBuild(),
+    engineBuild: engineBuild(false),
+    gpuEngineBuild: engineBuild(true),
     webgpu: await probeWebGPU(),
   };
 }

@@ -44,7 +44,7 @@ class Embedder:
         header = await read_header(partial(read_bytes, blob), int(blob.size))
         model = EmbeddingModel.from_header(header)
         options = model.load_options(n_threads, n_gpu_layers)
-        wllama = glue.createWllama()
+        wllama = glue.createWllama(n_gpu_layers > 0)
         try:
             await wllama.loadModel(js.Array.of(blob), to_js_object(options))
         except JsException as error:

@@ -44,7 +44,7 @@ class WllamaEngine:
     async def load(self, blob: Any, params: LoadParams) -> EngineInfo:
         """Load the model from a Blob (bytes are read lazily by the worker, never copied here)."""
         await self.unload()
-        self._wllama = glue.createWllama()
+        self._wllama = glue.createWllama(params.n_gpu_layers > 0)
         try:
             await self._wllama.loadModel(js.Array.of(blob), to_js_object(params.to_wllama()))
         except JsException as error:
