@@ -3,12 +3,15 @@
 
     python scripts/bench.py [--quick] [--reps N] [--model PATH] [--out results.json]
 
-One command, one sitting. Each repetition runs, for 1 thread and for all cores, the three
+One command, one sitting. Each repetition runs, for 1 thread and for all cores, the four
 engines one after another (their order rotates from one repetition to the next):
 
 * native: llama.cpp through node-llama-cpp's prebuilt CPU binaries (``scripts/bench_native.mjs``);
 * bare wllama: the vendored wllama in headless Chromium on a minimal page (``bench_pages/``),
-  the model loaded with wllama's own ``loadModelFromUrl`` and its OPFS cache;
+  the model loaded with wllama's own ``loadModelFromUrl`` and its OPFS cache, on the same wasm
+  build as the app (ours, ``wasm/wllama-simd.wasm``: ``scripts/build_wasm.py``);
+* wllama's build: the same page on wllama 3.8.1's own wasm build (``?engine=default``), the
+  build our own replaces on the CPU;
 * app: the real page, the model loaded through ``#model-url``/``#load-url``, the speed measured by
   the in-app benchmark panel, its thread count set in the app's own Threads field.
 
@@ -79,7 +82,7 @@ BOOT_TIMEOUT_MS = 120_000
 MEMORY_INTERVAL_S = 0.2
 MEMORY_RESCAN_EVERY = 5
 MB = 1e6
-NATIVE, BARE, APP = "native", "bare wllama", "app"
+NATIVE, UPSTREAM, BARE, APP = "native", "wllama's build", "bare wllama", "app"
 
 # Installed before the page's scripts: records when the app changes state, load stage and status,
 # in the page's own clock (ms since navigation start).
@@ -286,10 +289,16 @@ class Bench:
     # ---- bare wllama ----------------------------------------------------------------------
 
     def bare(self, threads: int, rep: int, extras: bool) -> None:
+        self._bare(BARE, "", threads, rep, extras)
+
+    def upstream(self, threads: int, rep: int, _extras: bool) -> None:
+        self._bare(UPSTREAM, "?engine=default", threads, rep, False)
+
+    def _bare(self, engine: str, query: str, threads: int, rep: int, extras: bool) -> None:
         with self.session() as page:
             sampler = MemorySampler(chromium_processes)
             with sampler.running():
-                self._open_bare(page)
+                self._open_bare(page, query)
                 with sampler.phase("idle"):
                     pass
                 options = {"nThreads": threads, "nCtx": N_CTX, "useCache": True}
@@ -297,19 +306,20 @@ class Bench:
                     loaded = page.evaluate(
                         "([u, o]) => bench.load(u, o)", [self.model_url, options]
                     )
-                self.samples.append(Sample(BARE, "load_ms", loaded["load_ms"], "ms", threads, rep))
+                load_ms = loaded["load_ms"]
+                self.samples.append(Sample(engine, "load_ms", load_ms, "ms", threads, rep))
                 page.evaluate("([p, n]) => bench.complete(p, n)", ["Warm up.", WARMUP_TOKENS])
                 with sampler.phase("generate"):
                     result = page.evaluate(
                         "([p, n]) => bench.complete(p, n)", [bench_prompt(0), GENERATED_TOKENS]
                     )
-            self.samples += speed_samples(BARE, result["timings"], threads, rep)
-            self.samples += memory_samples(BARE, sampler, threads, rep)
+            self.samples += speed_samples(engine, result["timings"], threads, rep)
+            self.samples += memory_samples(engine, sampler, threads, rep)
             if extras:
                 self._bare_extras(page, options, rep)
 
-    def _open_bare(self, page: Page) -> None:
-        page.goto(f"{self.base_url}bench/bare.html")
+    def _open_bare(self, page: Page, query: str = "") -> None:
+        page.goto(f"{self.base_url}bench/bare.html{query}")
         wait_for(page, "body[data-state=ready]", BOOT_TIMEOUT_MS)
 
     def _bare_extras(self, page: Page, options: dict[str, Any], rep: int) -> None:
@@ -446,15 +456,16 @@ class Bench:
 
 
 def speed_table(summaries: list[Summary], thread_counts: list[int]) -> str:
-    header = ["speed", "threads", NATIVE, BARE, APP, "app/native", "app/bare", "bare/native"]
+    engines = (NATIVE, UPSTREAM, BARE, APP)
+    header = ["speed", "threads", *engines, "app/native", "app/bare", "app/wllama's"]
     rows = []
     for threads in thread_counts:
         for kind in ("pp", "tg"):
-            values = [lookup(summaries, e, f"{kind}_tps", threads) for e in (NATIVE, BARE, APP)]
+            values = [lookup(summaries, e, f"{kind}_tps", threads) for e in engines]
             tokens = lookup(summaries, APP, f"{kind}_tokens", threads)
-            native, bare, app = values
+            native, upstream, bare, app = values
             label = f"{kind}{'?' if tokens is None else round(tokens)} tokens/s"
-            ratios = (ratio(app, native), ratio(app, bare), ratio(bare, native))
+            ratios = (ratio(app, native), ratio(app, bare), ratio(app, upstream))
             rows.append(
                 [
                     label,
@@ -545,9 +556,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sync_playwright() as playwright:
             bench = Bench(playwright, server.url, args.model, node_modules)
-            engines = [bench.native, bench.bare, bench.app]
+            engines = [bench.native, bench.upstream, bench.bare, bench.app]
             for rep in range(args.reps):
-                order = engines[rep % 3 :] + engines[: rep % 3]
+                turn = rep % len(engines)
+                order = engines[turn:] + engines[:turn]
                 for threads in thread_counts:
                     for run in order:
                         print(
