@@ -147,7 +147,7 @@ def test_smollm2_knows_the_capital_of_france(app_page: Page):
     metadata = app_page.inner_text("#model-metadata")
     assert "llama" in metadata
     set_generation(app_page, "chat", 0, 32)
-    send(app_page, "What is the capital of France?")
+    send(app_page, "Which city is the capital of France?")
     reply = wait_reply(app_page)
     assert "Paris" in reply["text"]
 
