@@ -67,8 +67,11 @@ class ToolError(LocalWebAIError):
     """A tool call could not be completed (unknown tool, too many steps)."""
 
 
-def from_engine_error(name: str, kind: str | None, message: str) -> LocalWebAIError:
-    """Translate a wllama error (its class name, its ``type`` field, its message) to our tree."""
+def from_engine_error(
+    name: str, kind: str | None, message: str, loading: bool = False
+) -> LocalWebAIError:
+    """Translate a wllama error (its class name, its ``type`` field, its message) to our tree;
+    ``loading``: it ended a model load, so nothing is loaded."""
     if name in ("AbortError", "WllamaAbortError"):
         return AbortedError("Stopped.")
     if kind == "kv_cache_full" or "exceeds the available context size" in message:
@@ -84,7 +87,7 @@ def from_engine_error(name: str, kind: str | None, message: str) -> LocalWebAIEr
             "window browsers keep stored files in memory and may drop large ones (over about "
             f"2 GB): use a normal window, or free memory and load it again. ({message})"
         )
-    if kind == "load_error":
+    if kind == "load_error" or loading:
         return ModelLoadError(f"The engine could not load this model: {message}")
     if "Failed to initialize samplers" in message:
         return EngineError(

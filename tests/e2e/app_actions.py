@@ -56,6 +56,16 @@ def wait_reply(page: Page, index: int = 0) -> dict:
     )
 
 
+def ask_capital_of_france(page: Page, max_tokens: int = 16) -> dict:
+    """Ask the loaded model (SmolLM2 in the tests) a question whose greedy answer names Paris.
+
+    Worded as native llama.cpp answers it: to "What is the capital of France?" SmolLM2-135M
+    itself starts "L'Étoile, la Marseillaise, ..." on native llama.cpp too."""
+    set_generation(page, "chat", 0, max_tokens)
+    send(page, "Which city is the capital of France?")
+    return wait_reply(page)
+
+
 def error_text(page: Page) -> str:
     expect(page.locator("#error")).to_be_visible()
     return page.inner_text("#error")

@@ -14,6 +14,7 @@ import serve
 
 from .app_actions import (
     LOAD_TIMEOUT_MS,
+    ask_capital_of_france,
     error_text,
     load_by_url,
     send,
@@ -60,6 +61,8 @@ def test_load_local_file_and_stream_several_chunks(app_page: Page, models_dir: P
     engine = app_page.inner_text("#model-metadata [data-field=engine]")
     cores = app_page.evaluate("navigator.hardwareConcurrency")
     assert engine.startswith(f"{cores} thread(s)")
+    build = app_page.inner_text("#model-metadata [data-field=build]")
+    assert build == "simd wasm build"  # ours, for a model under 2 GiB on the CPU
     # count how often the reply's text grows while it streams in
     app_page.evaluate(
         """() => {
@@ -146,10 +149,7 @@ def test_smollm2_knows_the_capital_of_france(app_page: Page):
     wait_model_ready(app_page)
     metadata = app_page.inner_text("#model-metadata")
     assert "llama" in metadata
-    set_generation(app_page, "chat", 0, 32)
-    send(app_page, "Which city is the capital of France?")
-    reply = wait_reply(app_page)
-    assert "Paris" in reply["text"]
+    assert "Paris" in ask_capital_of_france(app_page, max_tokens=32)["text"]
 
 
 def chunk_ranges(size: int) -> list[str]:

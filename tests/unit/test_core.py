@@ -171,3 +171,12 @@ def test_engine_errors_map_onto_the_tree(name: str, kind: str | None, expected: 
     assert type(error) is expected
     assert isinstance(error, LocalWebAIError)
     assert str(error)
+
+
+def test_an_engine_trap_while_loading_is_a_load_error_not_a_reply_error() -> None:
+    """A trap during loadModel (e.g. "memory access out of bounds") must not claim that a
+    model stays loaded; an abort stays an abort."""
+    error = from_engine_error("RuntimeError", None, "memory access out of bounds", loading=True)
+    assert type(error) is ModelLoadError
+    assert "could not load this model" in str(error) and "stays loaded" not in str(error)
+    assert type(from_engine_error("AbortError", None, "", loading=True)) is AbortedError

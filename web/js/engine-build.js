@@ -47,10 +47,18 @@ function forced() {
   return ["simd", "default", "compat"].includes(name) ? name : null;
 }
 
-/** The build a model loads with: on the GPU wllama's (WebGPU lives there), else ours. */
-export function engineBuild(gpu = false) {
+// Our build is 32-bit: it traps ("memory access out of bounds") reading a GGUF of 2 GiB or more,
+// which wllama's memory64 build loads.
+export const SIMD_MAX_MODEL_BYTES = 2 ** 31;
+
+/**
+ * The build a model of `modelBytes` loads with: on the GPU wllama's (WebGPU lives there), and
+ * for a model of 2 GiB or more wllama's memory64 build; else ours.
+ */
+export function engineBuild(gpu = false, modelBytes = 0) {
   const wllamaChoice = NEEDS_COMPAT && !FIREFOX ? "compat" : "default";
-  return forced() || (gpu || !CAN_RUN_SIMD ? wllamaChoice : "simd");
+  const ours = CAN_RUN_SIMD && !gpu && modelBytes < SIMD_MAX_MODEL_BYTES;
+  return forced() || (ours ? "simd" : wllamaChoice);
 }
 
 /** Point `wllama` at our files for `build` (see engineBuild). */

@@ -6,15 +6,17 @@
 import { Wllama } from "../vendor/wllama/index.js";
 import { HAS_SIMD, applyEngineBuild, engineBuild, hasMemory64 } from "./engine-build.js";
 
+export { engineBuild };
+
 export * from "./cache.js";
 
 const PROGRESS_INTERVAL_MS = 100;
 const WLLAMA_WASM = new URL("../wasm/wllama.wasm", import.meta.url).href;
 
-/** A new wllama instance on our files (see engine-build.js), for the GPU or the CPU. */
-export function createWllama(gpu = false) {
+/** A new wllama instance on our files for `build` (see engine-build.js: engineBuild). */
+export function createWllama(build) {
   const wllama = new Wllama({ default: WLLAMA_WASM }, { suppressNativeLog: true });
-  return applyEngineBuild(wllama, engineBuild(gpu));
+  return applyEngineBuild(wllama, build);
 }
 
 async function probeWebGPU() {

@@ -347,6 +347,7 @@ class App:
         mode = "multi-thread" if info.multithread else "single-thread"
         rows = [
             ("Engine", f"{info.threads} thread(s), {mode}, {self.runner.backend}"),
+            ("Build", f"{info.build} wasm build"),
             ("Context", f"{params.n_ctx} tokens"),
             ("Loaded in", f"{seconds:.2f} s"),
         ]

@@ -20,14 +20,11 @@ import js
 from pyodide.ffi import JsException
 
 from ..embeddings import Embedding, EmbeddingModel, RerankScore, check_texts
-from ..errors import LocalWebAIError, ModelNotLoadedError, from_engine_error
+from ..errors import ModelNotLoadedError
 from ..model_header import read_header
 from .blobs import read_bytes
-from .jsinterop import error_fields, glue, to_js_object, to_py_dict
-
-
-def _engine_error(error: JsException) -> LocalWebAIError:
-    return from_engine_error(*error_fields(error))
+from .engine import create_wllama, engine_error
+from .jsinterop import to_js_object, to_py_dict
 
 
 class Embedder:
@@ -44,13 +41,13 @@ class Embedder:
         header = await read_header(partial(read_bytes, blob), int(blob.size))
         model = EmbeddingModel.from_header(header)
         options = model.load_options(n_threads, n_gpu_layers)
-        wllama = glue.createWllama(n_gpu_layers > 0)
+        wllama, _ = create_wllama(blob, n_gpu_layers > 0)
         try:
             await wllama.loadModel(js.Array.of(blob), to_js_object(options))
         except JsException as error:
             with contextlib.suppress(JsException):
                 await wllama.exit()
-            raise _engine_error(error) from None
+            raise engine_error(error, loading=True) from None
         return cls(wllama, model)
 
     @property
@@ -78,7 +75,7 @@ class Embedder:
             try:
                 response = await self._engine().createEmbedding(to_js_object({"input": text}))
             except JsException as error:
-                raise _engine_error(error) from None
+                raise engine_error(error) from None
             results.append(Embedding.from_response(text, to_py_dict(response)))
         return results
 
@@ -89,7 +86,7 @@ class Embedder:
         try:
             response = await self._engine().createRerank(to_js_object(options))
         except JsException as error:
-            raise _engine_error(error) from None
+            raise engine_error(error) from None
         return RerankScore.list_from_response(to_py_dict(response))
 
     async def unload(self) -> None:

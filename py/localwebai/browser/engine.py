@@ -24,10 +24,19 @@ class EngineInfo:
 
     threads: int
     multithread: bool
+    build: str
+    """The llama.cpp wasm build it runs (see ``web/js/engine-build.js``)."""
 
 
-def _engine_error(error: JsException) -> LocalWebAIError:
-    return from_engine_error(*error_fields(error))
+def engine_error(error: JsException, loading: bool = False) -> LocalWebAIError:
+    """Our error for a wllama call's JS error (``loading``: it ended a model load)."""
+    return from_engine_error(*error_fields(error), loading=loading)
+
+
+def create_wllama(blob: Any, gpu: bool) -> tuple[Any, str]:
+    """A new wllama instance for this model Blob, and the name of the wasm build it runs."""
+    build = str(glue.engineBuild(gpu, blob.size))
+    return glue.createWllama(build), build
 
 
 class WllamaEngine:
@@ -44,16 +53,17 @@ class WllamaEngine:
     async def load(self, blob: Any, params: LoadParams) -> EngineInfo:
         """Load the model from a Blob (bytes are read lazily by the worker, never copied here)."""
         await self.unload()
-        self._wllama = glue.createWllama(params.n_gpu_layers > 0)
+        self._wllama, build = create_wllama(blob, params.n_gpu_layers > 0)
         try:
             await self._wllama.loadModel(js.Array.of(blob), to_js_object(params.to_wllama()))
         except JsException as error:
             await self.unload()
-            raise _engine_error(error) from None
+            raise engine_error(error, loading=True) from None
         self.n_ctx = params.n_ctx
         return EngineInfo(
             threads=int(self._wllama.getNumThreads()),
             multithread=bool(self._wllama.isMultithread()),
+            build=build,
         )
 
     async def unload(self) -> None:
@@ -122,7 +132,7 @@ class WllamaEngine:
             await getattr(self._wllama, method)(js_options)
             stop = stop_reason_from_finish(finish, timings, params.max_tokens, self.n_ctx)
         except JsException as error:
-            mapped = _engine_error(error)
+            mapped = engine_error(error)
             if not isinstance(mapped, AbortedError):
                 raise mapped from None
             stop = StopReason.ABORTED
