@@ -301,7 +301,12 @@ class Bench:
                 self._open_bare(page, query)
                 with sampler.phase("idle"):
                     pass
-                options = {"nThreads": threads, "nCtx": N_CTX, "useCache": True}
+                options = {
+                    "nThreads": threads,
+                    "nCtx": N_CTX,
+                    "useCache": True,
+                    "modelBytes": self.model.stat().st_size,
+                }
                 with sampler.phase("load"):
                     loaded = page.evaluate(
                         "([u, o]) => bench.load(u, o)", [self.model_url, options]

@@ -1,21 +1,22 @@
 // The bare-wllama side of scripts/bench.py: the same vendored wllama and wasm as the app, called
 // directly from JS. Playwright drives it through window.bench; every call resolves to plain data.
 import { Wllama } from "/vendor/wllama/index.js";
-import { applyEngineBuild } from "/js/engine-build.js";
+import { applyEngineBuild, engineBuild } from "/js/engine-build.js";
 
 const WASM = new URL("/wasm/wllama.wasm", location.href).href;
 let wllama = null;
 
-function createWllama() {
-  // the app's choice of build (default, or compat where needed or asked for with ?engine=compat)
-  return applyEngineBuild(new Wllama({ default: WASM }, { suppressNativeLog: true }));
+function createWllama(modelBytes) {
+  // the app's choice of build for this model on the CPU (or the one ?engine= asks for)
+  const build = engineBuild(false, modelBytes);
+  return applyEngineBuild(new Wllama({ default: WASM }, { suppressNativeLog: true }), build);
 }
 
 window.bench = {
   /** Download (or, with useCache, read from wllama's OPFS cache) and load; times the whole. */
-  async load(url, { nThreads, nCtx, useCache }) {
+  async load(url, { nThreads, nCtx, useCache, modelBytes }) {
     if (wllama) await wllama.exit();
-    wllama = createWllama();
+    wllama = createWllama(modelBytes);
     const start = performance.now();
     await wllama.loadModelFromUrl(url, {
       n_threads: nThreads, n_ctx: nCtx, n_gpu_layers: 0, useCache,

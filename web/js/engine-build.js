@@ -49,7 +49,7 @@ function forced() {
 
 // Our build is 32-bit: it traps ("memory access out of bounds") reading a GGUF of 2 GiB or more,
 // which wllama's memory64 build loads.
-export const SIMD_MAX_MODEL_BYTES = 2 ** 31;
+const SIMD_MAX_MODEL_BYTES = 2 ** 31;
 
 /**
  * The build a model of `modelBytes` loads with: on the GPU wllama's (WebGPU lives there), and
@@ -62,7 +62,7 @@ export function engineBuild(gpu = false, modelBytes = 0) {
 }
 
 /** Point `wllama` at our files for `build` (see engineBuild). */
-export function applyEngineBuild(wllama, build = engineBuild()) {
+export function applyEngineBuild(wllama, build) {
   wllama.setCompat(BUILDS.compat, build === "compat" ? "firefox_safari" : "safari");
   const own = build === "simd" || (build === "compat" && !NEEDS_COMPAT);
   if (own) {
