@@ -70,10 +70,15 @@ class Environment:
                 description=str(gpu.get("description") or ""),
                 reason=str(gpu.get("reason") or ""),
             ),
-            device_memory_gib=probe.get("deviceMemoryGiB"),
+            device_memory_gib=_positive_number(probe.get("deviceMemoryGiB")),
             cpu_engine_build=str(probe.get("engineBuild") or "default"),
             gpu_engine_build=str(probe.get("gpuEngineBuild") or "default"),
         )
+
+    @property
+    def device_memory_known(self) -> bool:
+        """Firefox and Safari have no ``navigator.deviceMemory``: only wasm's limit is known."""
+        return self.device_memory_gib is not None
 
     @property
     def can_use_threads(self) -> bool:
@@ -123,3 +128,10 @@ class Environment:
             f"{self.engine_build} wasm build",
         ]
         return " · ".join(parts)
+
+
+def _positive_number(value: Any) -> float | None:
+    """A probed number that must be positive; ``None`` (unknown) for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        return None
+    return float(value)

@@ -86,11 +86,18 @@ class MemoryEstimate:
             and self.device_limit_bytes < self.wasm_limit_bytes
             else "the browser's 4 GiB WebAssembly limit"
         )
+        unknown = (
+            " (this device's memory is unknown to the browser)"
+            if self.device_limit_bytes is None
+            else ""
+        )
         if self.fits:
-            return f"Needs about {need} with a {self.n_ctx:,}-token context; fits in {limit}."
+            return (
+                f"Needs about {need} with a {self.n_ctx:,}-token context; fits in {limit}{unknown}."
+            )
         text = (
             f"Needs about {need} with a {self.n_ctx:,}-token context, more than {where} "
-            f"allows ({limit})."
+            f"allows ({limit}{unknown})."
         )
         if self.suggested_n_ctx is not None:
             return f"{text} It should fit with a context of {self.suggested_n_ctx:,} tokens."

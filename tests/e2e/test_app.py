@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 import serve
 
+from ..conftest import PYTHON_BOOT_TIMEOUT_MS, booted_app
 from .app_actions import (
     LOAD_TIMEOUT_MS,
     ask_capital_of_france,
@@ -53,6 +54,47 @@ def test_tiny_model_by_url_matches_native_greedy_tokens(app_page: Page):
     reply = wait_reply(app_page)
     assert reply["text"] == reference["generated_text"]
     assert reply["stopReason"] in ("length", "end")
+
+
+def assert_tiny_model_matches_native(page: Page) -> None:
+    """Load the tiny model by URL; its greedy completion must equal native llama.cpp's."""
+    reference = json.loads(REFERENCE.read_text())
+    load_by_url(page, f"/models/{TINY}")
+    wait_model_ready(page)
+    set_generation(page, "complete", 0, reference["n_predict"])
+    send(page, reference["prompt"])
+    reply = wait_reply(page)
+    assert reply["error"] == ""
+    assert reply["text"] == reference["generated_text"]
+
+
+# What Firefox and Safari lack, taken away from Chromium before the page's first script runs.
+NO_DEVICE_MEMORY = "delete Navigator.prototype.deviceMemory;"
+NO_OPFS = "delete StorageManager.prototype.getDirectory;"
+
+
+def test_without_device_memory_the_model_loads_and_the_page_says_it_is_unknown(
+    page: Page, app_server: serve.AppServer
+):
+    page.add_init_script(NO_DEVICE_MEMORY)
+    with booted_app(page, app_server):
+        assert page.evaluate("'deviceMemory' in navigator") is False
+        assert_tiny_model_matches_native(page)
+        estimate = page.inner_text("#memory-estimate")
+        assert "fits" in estimate and "this device's memory is unknown" in estimate
+
+
+def test_without_opfs_the_model_loads_from_our_cache(page: Page, app_server: serve.AppServer):
+    page.add_init_script(NO_OPFS)
+    with booted_app(page, app_server):
+        assert page.evaluate("typeof navigator.storage.getDirectory") == "undefined"
+        assert_tiny_model_matches_native(page)
+        # loaded again, it comes from our IndexedDB cache: not one request to the server
+        requests = len(served_bytes(app_server, TINY))
+        page.reload()
+        page.wait_for_selector("body[data-state=ready]", timeout=PYTHON_BOOT_TIMEOUT_MS)
+        assert_tiny_model_matches_native(page)
+        assert len(served_bytes(app_server, TINY)) == requests
 
 
 def test_load_local_file_and_stream_several_chunks(app_page: Page, models_dir: Path):

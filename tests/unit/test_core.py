@@ -63,6 +63,31 @@ def test_not_isolated_means_one_thread() -> None:
     assert env.summary().startswith("1 thread · not isolated")
 
 
+# What Firefox and Safari hand over: no navigator.deviceMemory (glue.js sends null, which the
+# binding layer reads as None), or a key missing altogether.
+@pytest.mark.parametrize(
+    "probe",
+    [
+        {**PROBE, "deviceMemoryGiB": None},
+        {key: value for key, value in PROBE.items() if key != "deviceMemoryGiB"},
+        {**PROBE, "deviceMemoryGiB": 0},
+        {**PROBE, "deviceMemoryGiB": "8"},
+        {**PROBE, "deviceMemoryGiB": True},
+    ],
+)
+def test_device_memory_the_browser_does_not_give_is_unknown(probe: dict) -> None:
+    env = Environment.from_probe(probe)
+    assert env.device_memory_gib is None and not env.device_memory_known
+
+
+def test_a_probe_of_only_nones_and_missing_keys_gives_safe_defaults() -> None:
+    env = Environment.from_probe({"webgpu": None, "hardwareConcurrency": None, "simd": None})
+    assert (env.threads, env.simd, env.backend, env.engine_build) == (1, False, "CPU", "default")
+    assert env.device_memory_gib is None
+    known = Environment.from_probe({**PROBE, "deviceMemoryGiB": 0.5})
+    assert known.device_memory_gib == 0.5 and known.device_memory_known
+
+
 @pytest.mark.parametrize(
     ("gpu", "backend", "why"),
     [

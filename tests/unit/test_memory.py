@@ -75,6 +75,7 @@ def test_small_model_by_hand() -> None:
     assert est.limit_bytes == m.WASM_MEMORY_LIMIT and est.device_limit_bytes is None
     assert est.missing == ()
     assert est.message().startswith("Needs about 99.20 MiB with a 4,096-token context; fits")
+    assert est.message().endswith("(this device's memory is unknown to the browser).")
 
 
 def test_short_context_uses_a_smaller_batch() -> None:
@@ -153,6 +154,7 @@ def test_device_memory() -> None:
     roomy = m.estimate_memory(spec, 2048, device_memory_gib=8)
     assert roomy.device_limit_bytes == 4 * GiB and roomy.fits
     assert "fits in 4.00 GiB" in roomy.message()
+    assert "unknown" not in roomy.message() + est.message()
     small = make_spec(tensor_data_size=100 * MiB)
     quarter = m.estimate_memory(small, 4096, device_memory_gib=0.5)
     assert quarter.device_limit_bytes == 256 * MiB

@@ -3,7 +3,7 @@
 //  - feature probes that need JS-only APIs (wasm validation, WebGPU adapter),
 //  - constructing wllama with our own wasm builds and no CDN fallback.
 // Everything else (decisions, errors, UI) is Python: see py/localwebai/browser/.
-import { Wllama } from "../vendor/wllama/index.js";
+import { CacheManager, Wllama } from "../vendor/wllama/index.js";
 import { HAS_SIMD, applyEngineBuild, engineBuild, hasMemory64 } from "./engine-build.js";
 
 export { engineBuild };
@@ -13,9 +13,24 @@ export * from "./cache.js";
 const PROGRESS_INTERVAL_MS = 100;
 const WLLAMA_WASM = new URL("../wasm/wllama.wasm", import.meta.url).href;
 
+// Models reach wllama as Blobs from our own cache (py/localwebai/cache.py), never through
+// wllama's. Its default cache manager needs a storage backend (OPFS) and throws in its
+// constructor where there is none (WebKitGTK, private windows): give it one that stores nothing.
+const NO_STORAGE = {
+  isSupported: () => true,
+  read: async () => null,
+  getSize: async () => -1,
+  list: async () => [],
+  write: async () => {
+    throw new Error("LocalWebAI keeps models in its own cache, not wllama's");
+  },
+  delete: async () => {},
+};
+
 /** A new wllama instance on our files for `build` (see engine-build.js: engineBuild). */
 export function createWllama(build) {
-  const wllama = new Wllama({ default: WLLAMA_WASM }, { suppressNativeLog: true });
+  const config = { suppressNativeLog: true, cacheManager: new CacheManager([NO_STORAGE]) };
+  const wllama = new Wllama({ default: WLLAMA_WASM }, config);
   return applyEngineBuild(wllama, build);
 }
 

@@ -10,7 +10,7 @@ import js
 from pyodide.ffi import JsException, create_proxy
 
 from ..errors import AbortedError, ModelNotFoundError, ModelSourceError, NetworkError
-from .jsinterop import error_fields, field, glue
+from .jsinterop import error_fields, field, glue, to_py_dict
 
 Progress = Callable[[int, int], None]
 
@@ -74,7 +74,7 @@ async def fetch_json(url: str) -> Any | None:
         response = await js.fetch(url)
         if not response.ok:
             return None
-        return (await response.json()).to_py()
+        return to_py_dict(await response.json())
     except JsException:
         return None
 

@@ -13,7 +13,7 @@ from pyodide.ffi import JsException, create_proxy
 from ..errors import AbortedError, LocalWebAIError, ModelNotLoadedError, from_engine_error
 from ..generation import GenerationResult, StopReason, Timings, stop_reason_from_finish
 from ..params import GenerationParams, LoadParams
-from .jsinterop import error_fields, field, glue, to_js_object
+from .jsinterop import error_fields, field, glue, to_js_object, to_py_dict
 
 OnText = Callable[[str], None]
 
@@ -122,7 +122,7 @@ class WllamaEngine:
             if choice is not None and field(choice, "finish_reason"):
                 finish = str(choice.finish_reason)
             if field(chunk, "timings") is not None:
-                timings = Timings.from_engine(chunk.timings.to_py())
+                timings = Timings.from_engine(to_py_dict(chunk.timings))
 
         callback = create_proxy(on_data)
         js_options = to_js_object(options)

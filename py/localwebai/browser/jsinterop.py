@@ -18,8 +18,22 @@ def to_js_object(value: Any) -> Any:
 
 
 def to_py_dict(value: Any) -> dict[str, Any]:
-    """A plain JS object as a Python dict (deeply)."""
-    return value.to_py() if hasattr(value, "to_py") else dict(value)
+    """A plain JS object as a Python dict (deeply), JS ``null`` read as ``None`` at every depth.
+
+    Pyodide turns ``undefined`` into ``None`` but ``null`` into ``jsnull``, which no pure-core
+    code can know about: every JS record crosses into Python through here.
+    """
+    return _null_as_none(value.to_py() if hasattr(value, "to_py") else dict(value))
+
+
+def _null_as_none(value: Any) -> Any:
+    if value is jsnull:
+        return None
+    if isinstance(value, dict):
+        return {key: _null_as_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_null_as_none(item) for item in value]
+    return value
 
 
 def field(obj: Any, name: str) -> Any:
