@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .errors import AbortedError, LocalWebAIError, ModelSourceError, NetworkError, ParameterError
-from .progress import LoadProgress, LoadStage, RateMeter
+from .progress import LoadProgress, LoadStage, OnProgress, RateMeter
 from .spec import ModelSpecification, format_bytes
 
 SCHEMA_VERSION = 1
@@ -38,7 +38,6 @@ RETRY_PAUSE_S = 0.5
 
 Blob = Any
 """A chunk's contents: a JS Blob in the page, ``bytes`` in CPython tests."""
-OnProgress = Callable[[LoadProgress], None]
 
 
 class CacheError(LocalWebAIError):

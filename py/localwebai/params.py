@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from .constrained import ResponseFormat
 from .errors import ParameterError
@@ -108,6 +108,51 @@ class LoadParams:
         if self.chat_template:
             options["chat_template"] = self.chat_template
         return options
+
+
+@dataclass(frozen=True)
+class LoadChoices:
+    """What the user chose for the next load; ``None`` leaves a setting to the runner, which
+    picks it for the model and the browser (``LlamaRunner.load_params``) and validates the
+    result as :class:`LoadParams`."""
+
+    n_ctx: int | None = None
+    n_batch: int | None = None
+    n_threads: int | None = None
+    n_gpu_layers: int | None = None
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "n_ctx": "Context",
+        "n_batch": "Batch size",
+        "n_threads": "Threads",
+        "n_gpu_layers": "GPU layers",
+    }
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> LoadChoices:
+        """Parse the page's text fields, like :meth:`GenerationParams.from_form`: keys are the
+        field names, an empty field is automatic, and a value that is not a whole number is a
+        ParameterError naming the field."""
+        values: dict[str, int] = {}
+        for name, raw in form.items():
+            if name not in cls.LABELS:
+                raise ParameterError(f"Unknown load parameter {name!r}.")
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                values[name] = int(text)
+            except ValueError:
+                label = cls.LABELS[name]
+                raise ParameterError(f"{label} must be a whole number, not {raw!r}.") from None
+        return cls(**values)
+
+    def overrides(self) -> dict[str, int]:
+        """The settings chosen, by ``LoadParams`` field name (context excluded: the runner
+        caps it by the model's own before use)."""
+        chosen = {"n_batch": self.n_batch, "n_threads": self.n_threads}
+        chosen["n_gpu_layers"] = self.n_gpu_layers
+        return {name: value for name, value in chosen.items() if value is not None}
 
 
 @dataclass(frozen=True)

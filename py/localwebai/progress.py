@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -41,6 +42,10 @@ class LoadProgress:
         if not self.total or not self.bytes_per_second:
             return None
         return max(0.0, (self.total - self.done) / self.bytes_per_second)
+
+
+OnProgress = Callable[[LoadProgress], None]
+"""Called with each progress report of a load."""
 
 
 class RateMeter:

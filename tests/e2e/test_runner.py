@@ -2,7 +2,7 @@
 
 The API is Python that only runs inside the page, so these tests load a test-only PyScript page
 (``pages/runner_harness.*``, served from this folder under the app's origin, never shipped by
-the app) that imports ``localwebai.browser.runner`` exactly as a user's page would, and runs the
+the app) that imports ``localwebai.browser.runtime`` exactly as a user's page would, and runs the
 snippets below in it. The UI's own use of the same API is tested in test_chat_view.py.
 """
 
@@ -73,10 +73,10 @@ def harness(page: Page, app_server: serve.AppServer) -> Harness:
 def load(harness: Harness, model: str, n_ctx: int = 1024) -> None:
     harness.run(
         f"""
-        runner = await LlamaRunner.create()
+        runner = await create_runner()
         source = ModelSource.from_url(model_url({model!r}))
         inspection = await runner.inspect(source)
-        params = runner.load_params(inspection, {n_ctx})
+        params = runner.load_params(inspection, LoadChoices(n_ctx={n_ctx}))
         await runner.load_model(source, params, inspection=inspection)
         """
     )

@@ -15,12 +15,12 @@ from typing import Any
 import js
 
 from ..cache import parse_sha256
-from ..environment import Environment
 from ..errors import LocalWebAIError, ModelTooLargeError, ParameterError
 from ..memory import MemoryEstimate
 from ..model_header import ModelInspection
-from ..params import LoadParams
+from ..params import LoadChoices, LoadParams
 from ..progress import LoadProgress, LoadStage
+from ..runner import EngineInfo, LlamaRunner
 from ..sources import ModelSource
 from ..spec import format_bytes
 from . import dom
@@ -28,11 +28,19 @@ from .bench_panel import BenchPanel
 from .blobs import fetch_json, new_abort_controller
 from .cache_panel import CachePanel
 from .chat_view import ChatView
-from .engine import EngineInfo
-from .runner import LlamaRunner
+from .runtime import create_runner
 from .similarity_view import SimilarityView
+from .status import MODEL_READY, READY, PageStatus, failure_message
 
 SERVER_MODELS_INDEX = "./models/index.json"
+LOAD_FIELDS = {
+    "n_ctx": "context-size",
+    "n_batch": "batch-size",
+    "n_threads": "threads",
+    "n_gpu_layers": "gpu-layers",
+}
+"""The load settings' fields (``LoadChoices``); the chat's parameters panel holds all but the
+context."""
 
 
 def describe_progress(progress: LoadProgress) -> str:
@@ -49,26 +57,14 @@ def describe_progress(progress: LoadProgress) -> str:
     return ", ".join(parts)
 
 
-def describe(error: Exception) -> str:
-    """The message for the page: ours as written; anything else is a bug, shown and logged."""
-    if isinstance(error, LocalWebAIError):
-        return str(error)
-    js.console.error(f"unexpected {type(error).__name__}: {error}")
-    return f"Unexpected error ({type(error).__name__}): {error}"
-
-
 class App:
     """State of one page: the engine, the conversation, and what is in flight."""
 
     def __init__(self, runner: LlamaRunner) -> None:
         self.runner = runner
-        self.environment: Environment = runner.environment
-        self.engine = runner.engine
-        self.cache_panel = CachePanel(runner.store.cache, self.start_load, self._show_failure)
-        self.chat = ChatView(
-            runner, self._show_failure, self.clear_error, self.set_status, self.show_ready_status
-        )
-        self.model_name = ""
+        self.status = PageStatus()
+        self.cache_panel = CachePanel(runner.store.cache, self.start_load, self.status.report)
+        self.chat = ChatView(runner, self.status, self.show_ready_status)
         self._model_task: asyncio.Future[None] | None = None
         self._model_abort: Any = None
         self._pending: tuple[ModelSource, ModelInspection] | None = None
@@ -82,6 +78,8 @@ class App:
         dom.on(dom.by_id("load-inspected"), "click", self._on_load_inspected)
         dom.on(dom.by_id("file-input"), "change", self._on_file_chosen)
         dom.on(dom.by_id("cancel-load"), "click", lambda _: self.cancel_load())
+        for element_id in LOAD_FIELDS.values():
+            dom.on(dom.by_id(element_id), "change", lambda _: self._check_load_fields())
         self.cache_panel.wire()
         self.chat.wire()
         zone = dom.by_id("drop-zone")
@@ -100,7 +98,7 @@ class App:
         try:
             expected = parse_sha256(dom.value("model-sha256"))
         except ParameterError as error:
-            self.show_error(str(error))
+            self.status.report(error)
             return None
         return ModelSource.from_url(absolute, expected)
 
@@ -144,23 +142,7 @@ class App:
             dom.on(button, "click", lambda _, s=source: self.start_load(s))
         dom.set_visible("server-models", bool(models))
 
-    # ---- status and errors ---------------------------------------------------------------
-
-    def set_status(self, state: str, text: str) -> None:
-        dom.set_text("status", text)
-        dom.set_state("status", state)
-        js.document.body.dataset.state = state
-
-    def show_error(self, message: str) -> None:
-        dom.set_text("error", message)
-        dom.set_visible("error", True)
-
-    def clear_error(self) -> None:
-        dom.set_text("error", "")
-        dom.set_visible("error", False)
-
-    def _show_failure(self, error: Exception) -> None:
-        self.show_error(describe(error))
+    # ---- status -----------------------------------------------------------------------
 
     def set_picker_enabled(self, enabled: bool) -> None:
         for element_id in ("inspect-url", "load-url", "file-input"):
@@ -170,22 +152,22 @@ class App:
         self.cache_panel.set_enabled(enabled)
 
     def show_ready_status(self) -> None:
-        if self.engine.loaded:
-            self.set_status("model-ready", f"Ready: {self.model_name}")
+        if self.runner.loaded:
+            self.status.set(MODEL_READY, f"Ready: {self.runner.model_name}")
         else:
-            self.set_status("ready", "Python ready. Pick a model to load.")
+            self.status.set(READY, "Python ready. Pick a model to load.")
 
     @contextlib.contextmanager
     def engine_in_use(self, state: str, text: str) -> Iterator[None]:
         """Model picker and chat disabled while another panel uses the engine; then restored."""
         self.set_picker_enabled(False)
         self.chat.set_enabled(False)
-        self.set_status(state, text)
+        self.status.set(state, text)
         try:
             yield
         finally:
             self.set_picker_enabled(True)
-            self.chat.set_enabled(self.engine.loaded)
+            self.chat.set_enabled(self.runner.loaded)
             self.show_ready_status()
 
     # ---- inspecting and loading ---------------------------------------------------------
@@ -226,7 +208,7 @@ class App:
         dom.by_id("load-panel").dataset.stage = progress.stage.value
         dom.set_text("load-text", describe_progress(progress))
         if progress.stage is not LoadStage.READY:
-            self.set_status("loading", f"{progress.stage.value.capitalize()}…")
+            self.status.set("loading", f"{progress.stage.value.capitalize()}…")
 
     async def _run_model_task(
         self, source: ModelSource, inspection: ModelInspection | None, load: bool
@@ -237,7 +219,7 @@ class App:
         leaves a model that is already loaded loaded and usable.
         """
         self._model_abort = new_abort_controller()
-        self.clear_error()
+        self.status.clear_error()
         self.set_picker_enabled(False)
         self.chat.set_enabled(False)
         dom.set_visible("load-inspected", False)
@@ -256,46 +238,50 @@ class App:
             else:
                 self._pending = (source, inspection)
                 dom.set_visible("load-inspected", True)
-                self.set_status("inspected", f"Inspected {self._title(source, inspection)}.")
+                name = inspection.spec.name or source.label
+                self.status.set("inspected", f"Inspected {name}.")
         except asyncio.CancelledError:
             await self._after_failure("Loading cancelled.", keep_inspection=False)
         except ModelTooLargeError as error:
             await self._after_failure(str(error), keep_inspection=True)
         except Exception as error:
-            await self._after_failure(describe(error), keep_inspection=False)
+            await self._after_failure(failure_message(error), keep_inspection=False)
         finally:
             dom.set_visible("load-panel", False)
             self.set_picker_enabled(True)
-            self.chat.set_enabled(self.engine.loaded)
+            self.chat.set_enabled(self.runner.loaded)
             self._model_abort = None
             await self.cache_panel.refresh()
 
     async def _after_failure(self, message: str, keep_inspection: bool) -> None:
-        if not self.engine.loaded:
-            await self.engine.unload()  # a half-started engine (cancelled or failed load)
+        if not self.runner.loaded:
+            await self.runner.unload()  # a half-started engine (cancelled or failed load)
         dom.set_visible("model-info", keep_inspection)
         self.show_ready_status()
-        self.show_error(message)
-
-    @staticmethod
-    def _title(source: ModelSource, inspection: ModelInspection) -> str:
-        return inspection.spec.name or source.label
+        self.status.show_error(message)
 
     async def _inspect(self, source: ModelSource) -> ModelInspection:
         """Parse the header: Range requests for a URL, a Blob slice for a file. No weights."""
         self._on_progress(LoadProgress(LoadStage.READING_HEADER))
-        self.set_status("loading", f"Reading the header of {source.label}…")
+        self.status.set("loading", f"Reading the header of {source.label}…")
         inspection = await self.runner.inspect(source, self._model_abort.signal)
         self._show_inspection(inspection)
         return inspection
 
-    def _load_params(self, inspection: ModelInspection) -> LoadParams:
-        wanted = dom.value("context-size")
+    @staticmethod
+    def _load_choices() -> LoadChoices:
+        return LoadChoices.from_form({name: dom.value(id_) for name, id_ in LOAD_FIELDS.items()})
+
+    def _check_load_fields(self) -> None:
+        """An invalid engine setting is reported when it is typed, not at the next load."""
         try:
-            n_ctx = int(wanted)
-        except ValueError:
-            raise ParameterError(f"Context must be a whole number, not {wanted!r}.") from None
-        return self.runner.load_params(inspection, n_ctx)
+            self._load_choices()
+            self.status.clear_error()
+        except LocalWebAIError as error:
+            self.status.report(error)
+
+    def _load_params(self, inspection: ModelInspection) -> LoadParams:
+        return self.runner.load_params(inspection, self._load_choices())
 
     async def _load(self, source: ModelSource, inspection: ModelInspection) -> None:
         params = self._load_params(inspection)
@@ -307,7 +293,6 @@ class App:
         seconds = (js.performance.now() - started) / 1000
         js.document.body.dataset.lastLoadMs = str(round(seconds * 1000))
         self._show_engine_info(info, params, seconds)
-        self.model_name = self._title(source, inspection)
         self.chat.model_loaded()
         self.show_ready_status()
 
@@ -337,7 +322,7 @@ class App:
         dom.set_visible("model-info", True)
 
     def _show_memory(self, inspection: ModelInspection, n_ctx: int) -> MemoryEstimate:
-        estimate = inspection.memory(n_ctx, self.environment.device_memory_gib)
+        estimate = inspection.memory(n_ctx, self.runner.environment.device_memory_gib)
         dom.set_text("memory-estimate", f"Memory: {estimate.message()}")
         dom.by_id("memory-estimate").classList.toggle("too-large", not estimate.fits)
         return estimate
@@ -359,14 +344,14 @@ class App:
 async def main() -> None:
     """Entry point called by ``web/main.py`` once PyScript has booted Python."""
     boot_seconds = js.performance.now() / 1000
-    runner = await LlamaRunner.create()
+    runner = await create_runner()
     dom.set_text("environment", runner.environment.summary())
     app = App(runner)
     app.wire()
-    BenchPanel(app).wire()
+    BenchPanel(runner, app.status, app.engine_in_use).wire()
     await SimilarityView(runner.environment).start()
     await app.list_server_models()
     await app.cache_panel.refresh()
     app.set_picker_enabled(True)
-    app.set_status("ready", f"Python ready in {boot_seconds:.1f} s. Pick a model to load.")
+    app.status.set(READY, f"Python ready in {boot_seconds:.1f} s. Pick a model to load.")
     js.document.body.dataset.pythonBootMs = str(round(boot_seconds * 1000))

@@ -1,29 +1,21 @@
-"""Model bytes as JS Blobs: download with progress, or read a small slice (a header) into Python."""
+"""Model bytes as JS Blobs: download with progress, or read a small slice (a header) into Python.
+
+:class:`BlobModelBytes` is the core's ``ModelBytes`` over these functions.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import js
 from pyodide.ffi import JsException, create_proxy
 
 from ..errors import AbortedError, ModelNotFoundError, ModelSourceError, NetworkError
+from ..model_store import DownloadProgress, ModelBytes, RangeBytes
 from .jsinterop import error_fields, field, glue, to_py_dict
 
-Progress = Callable[[int, int], None]
 
-
-@dataclass(frozen=True)
-class RangeBytes:
-    """Part of a remote file, and what the server said about the whole."""
-
-    data: bytes
-    size: int | None
-
-
-async def fetch_blob(url: str, signal: Any, on_progress: Progress) -> Any:
+async def fetch_blob(url: str, signal: Any, on_progress: DownloadProgress) -> Any:
     """Download ``url`` into a Blob (in JS); typed errors for HTTP failures, drops and aborts."""
     progress = create_proxy(lambda received, total: on_progress(int(received), int(total)))
     options = js.Object.new()
@@ -81,3 +73,21 @@ async def fetch_json(url: str) -> Any | None:
 
 def new_abort_controller() -> Any:
     return js.AbortController.new()
+
+
+class BlobModelBytes(ModelBytes):
+    """Model bytes in the page: Blob slices, Range requests and downloads into Blobs."""
+
+    async def read(self, blob: Any, start: int, end: int) -> bytes:
+        return await read_bytes(blob, start, end)
+
+    async def fetch_range(self, url: str, start: int, end: int, signal: Any) -> RangeBytes:
+        if signal is None:
+            signal = new_abort_controller().signal
+        return await fetch_range(url, start, end, signal)
+
+    async def fetch_whole(self, url: str, signal: Any, on_progress: DownloadProgress) -> Any:
+        return await fetch_blob(url, signal, on_progress)
+
+    def last_modified_ms(self, file: Any) -> int:
+        return int(field(file, "lastModified") or 0)

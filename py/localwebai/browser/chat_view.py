@@ -15,11 +15,12 @@ import js
 
 from ..chat import ChatSession
 from ..constrained import ResponseFormat
-from ..errors import LocalWebAIError, ParameterError
+from ..errors import LocalWebAIError
 from ..generation import Generation, GenerationResult
 from ..params import GenerationParams
+from ..runner import LlamaRunner
 from . import dom
-from .runner import LlamaRunner
+from .status import PageStatus
 
 SAMPLING_FIELDS = {
     "max_tokens": "max-tokens",
@@ -31,7 +32,6 @@ SAMPLING_FIELDS = {
     "seed": "seed",
     "stop": "stop-strings",
 }
-LOAD_FIELDS = {"n_batch": "batch-size", "n_threads": "threads", "n_gpu_layers": "gpu-layers"}
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,11 @@ class ChatView:
     """The ``#chat`` section, wired to one runner and one chat session."""
 
     def __init__(
-        self,
-        runner: LlamaRunner,
-        show_failure: Callable[[Exception], None],
-        clear_error: Callable[[], None],
-        set_status: Callable[[str, str], None],
-        ready_status: Callable[[], None],
+        self, runner: LlamaRunner, status: PageStatus, ready_status: Callable[[], None]
     ) -> None:
         self.runner = runner
         self.session: ChatSession = runner.chat_session()
-        self._show_failure = show_failure
-        self._clear_error = clear_error
-        self._set_status = set_status
+        self._status = status
         self._ready_status = ready_status
         self._generation: Generation | None = None
         self._last: Turn | None = None
@@ -70,8 +63,6 @@ class ChatView:
         dom.on(dom.by_id("clear-chat"), "click", lambda _: self.new_chat())
         dom.on(dom.by_id("mode"), "change", lambda _: self._show_mode())
         dom.on(dom.by_id("cpu-only"), "change", self._on_cpu_only)
-        for element_id in LOAD_FIELDS.values():
-            dom.on(dom.by_id(element_id), "change", lambda _: self._apply_load_fields())
 
     # ---- state -----------------------------------------------------------------------------
 
@@ -113,23 +104,6 @@ class ChatView:
         self.runner.force_cpu = bool(event.target.checked)
         dom.set_text("environment", self.runner.environment.summary())
 
-    def _apply_load_fields(self) -> None:
-        """Engine settings for the next load; an invalid one is reported now, not at load."""
-        overrides: dict[str, int] = {}
-        try:
-            for name, element_id in LOAD_FIELDS.items():
-                text = dom.value(element_id).strip()
-                if text:
-                    try:
-                        overrides[name] = int(text)
-                    except ValueError:
-                        label = element_id.replace("-", " ").capitalize()
-                        raise ParameterError(f"{label} must be a whole number.") from None
-            self.runner.load_overrides = overrides
-            self._clear_error()
-        except LocalWebAIError as error:
-            self._show_failure(error)
-
     # ---- one reply -------------------------------------------------------------------------
 
     def _params(self, mode: str) -> GenerationParams:
@@ -164,11 +138,11 @@ class ChatView:
 
     def _checked_params(self, turn: Turn) -> GenerationParams | None:
         """This reply's settings, or None after showing what is wrong with them."""
-        self._clear_error()
+        self._status.clear_error()
         try:
             params = self._params(turn.mode)
         except LocalWebAIError as error:
-            self._show_failure(error)
+            self._status.report(error)
             return None
         self.session.system_prompt = dom.value("system-prompt")
         return params
@@ -182,13 +156,13 @@ class ChatView:
         dom.set_enabled("send", False)
         dom.set_enabled("regenerate", False)
         dom.set_enabled("stop", True)
-        self._set_status("generating", "Generating…")
+        self._status.set("generating", "Generating…")
         try:
             result = await self._generation
             self._show_result(reply, result, params)
         except Exception as error:
             reply.classList.add("failed")
-            self._show_failure(error)
+            self._status.report(error)
         finally:
             self._generation = None
             dom.set_enabled("stop", False)
@@ -226,7 +200,7 @@ class ChatView:
                 reply.dataset.json = "valid"
             except LocalWebAIError as error:
                 reply.dataset.json = "invalid"
-                self._show_failure(error)
+                self._status.report(error)
 
     @staticmethod
     async def _copy(button: Any, text: str) -> None:

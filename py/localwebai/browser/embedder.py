@@ -11,19 +11,17 @@ await embedder.unload()
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-import js
 from pyodide.ffi import JsException
 
 from ..embeddings import Embedding, EmbeddingModel, RerankScore, check_texts
 from ..errors import ModelNotLoadedError
 from ..model_header import read_header
 from .blobs import read_bytes
-from .engine import create_wllama, engine_error
+from .engine import engine_error, exit_wllama, load_wllama
 from .jsinterop import to_js_object, to_py_dict
 
 
@@ -41,13 +39,7 @@ class Embedder:
         header = await read_header(partial(read_bytes, blob), int(blob.size))
         model = EmbeddingModel.from_header(header)
         options = model.load_options(n_threads, n_gpu_layers)
-        wllama, _ = create_wllama(blob, n_gpu_layers > 0)
-        try:
-            await wllama.loadModel(js.Array.of(blob), to_js_object(options))
-        except JsException as error:
-            with contextlib.suppress(JsException):
-                await wllama.exit()
-            raise engine_error(error, loading=True) from None
+        wllama, _ = await load_wllama(blob, options, n_gpu_layers > 0)
         return cls(wllama, model)
 
     @property
@@ -93,5 +85,4 @@ class Embedder:
         """Free the model and end its worker; safe to call more than once."""
         wllama, self._wllama = self._wllama, None
         if wllama is not None:
-            with contextlib.suppress(JsException):
-                await wllama.exit()
+            await exit_wllama(wllama)

@@ -1,31 +1,19 @@
-"""wllama (llama.cpp in WebAssembly, running in its own Web Worker) behind a small async API."""
+"""wllama (llama.cpp in WebAssembly, running in its own Web Worker) behind the core's ``Engine``."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import js
 from pyodide.ffi import JsException, create_proxy
 
 from ..errors import AbortedError, LocalWebAIError, ModelNotLoadedError, from_engine_error
-from ..generation import GenerationResult, StopReason, Timings, stop_reason_from_finish
+from ..generation import GenerationResult, OnText, StopReason, Timings, stop_reason_from_finish
 from ..params import GenerationParams, LoadParams
+from ..runner import EngineInfo
 from .jsinterop import error_fields, field, glue, to_js_object, to_py_dict
-
-OnText = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """What the engine reports after loading a model."""
-
-    threads: int
-    multithread: bool
-    build: str
-    """The llama.cpp wasm build it runs (see ``web/js/engine-build.js``)."""
 
 
 def engine_error(error: JsException, loading: bool = False) -> LocalWebAIError:
@@ -33,10 +21,23 @@ def engine_error(error: JsException, loading: bool = False) -> LocalWebAIError:
     return from_engine_error(*error_fields(error), loading=loading)
 
 
-def create_wllama(blob: Any, gpu: bool) -> tuple[Any, str]:
-    """A new wllama instance for this model Blob, and the name of the wasm build it runs."""
+async def load_wllama(blob: Any, options: dict[str, Any], gpu: bool) -> tuple[Any, str]:
+    """A new wllama instance (and worker) with this model Blob loaded, and the name of the wasm
+    build it runs; on failure the worker is ended and the error is ours."""
     build = str(glue.engineBuild(gpu, blob.size))
-    return glue.createWllama(build), build
+    wllama = glue.createWllama(build)
+    try:
+        await wllama.loadModel(js.Array.of(blob), to_js_object(options))
+    except JsException as error:
+        await exit_wllama(wllama)
+        raise engine_error(error, loading=True) from None
+    return wllama, build
+
+
+async def exit_wllama(wllama: Any) -> None:
+    """Free the model and end the worker; the worker is gone either way."""
+    with contextlib.suppress(JsException):
+        await wllama.exit()
 
 
 class WllamaEngine:
@@ -53,12 +54,7 @@ class WllamaEngine:
     async def load(self, blob: Any, params: LoadParams) -> EngineInfo:
         """Load the model from a Blob (bytes are read lazily by the worker, never copied here)."""
         await self.unload()
-        self._wllama, build = create_wllama(blob, params.n_gpu_layers > 0)
-        try:
-            await self._wllama.loadModel(js.Array.of(blob), to_js_object(params.to_wllama()))
-        except JsException as error:
-            await self.unload()
-            raise engine_error(error, loading=True) from None
+        self._wllama, build = await load_wllama(blob, params.to_wllama(), params.n_gpu_layers > 0)
         self.n_ctx = params.n_ctx
         return EngineInfo(
             threads=int(self._wllama.getNumThreads()),
@@ -71,8 +67,7 @@ class WllamaEngine:
         wllama, self._wllama = self._wllama, None
         self.n_ctx = None
         if wllama is not None:
-            with contextlib.suppress(JsException):  # the worker is gone either way
-                await wllama.exit()
+            await exit_wllama(wllama)
 
     async def chat(
         self, messages: list[dict[str, str]], params: GenerationParams, signal: Any, on_text: OnText

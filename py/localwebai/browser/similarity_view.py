@@ -13,11 +13,12 @@ import js
 
 from ..embeddings import Embedding, sentences_from_text, similarity_matrix
 from ..environment import Environment
-from ..errors import LocalWebAIError, ParameterError
+from ..errors import ParameterError
 from ..spec import format_bytes
 from . import dom
 from .blobs import fetch_blob, fetch_json, new_abort_controller
 from .embedder import Embedder
+from .status import failure_message
 
 SERVER_MODELS_INDEX = "./models/index.json"
 VECTOR_DECIMALS = 8
@@ -84,11 +85,8 @@ class SimilarityView:
                 f"{len(embeddings)} sentence(s), {embeddings[0].dimension} dimensions, "
                 f"{embedder.model.name}, {seconds:.2f} s.",
             )
-        except LocalWebAIError as error:
-            self._fail(str(error))
-        except Exception as error:  # a bug: show it rather than leave the view stuck
-            js.console.error(f"similarity view: {type(error).__name__}: {error}")
-            self._fail(f"Unexpected error ({type(error).__name__}): {error}")
+        except Exception as error:  # shown, never left to leave the view stuck
+            self._fail(failure_message(error))
         finally:
             self._busy = False
             self._runs += 1

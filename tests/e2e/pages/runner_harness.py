@@ -16,11 +16,11 @@ namespace: dict = {"__name__": "harness"}
 exec(
     "import json\n"
     "import js\n"
-    "from localwebai.browser.runner import LlamaRunner\n"
+    "from localwebai.browser.runtime import create_runner\n"
     "from localwebai.constrained import ResponseFormat\n"
     "from localwebai.errors import *\n"
     "from localwebai.generation import StopReason\n"
-    "from localwebai.params import GenerationParams, LoadParams\n"
+    "from localwebai.params import GenerationParams, LoadChoices, LoadParams\n"
     "from localwebai.sources import ModelSource\n"
     "from localwebai.tools import tool\n"
     "def model_url(name):\n"

@@ -1,26 +1,58 @@
-"""Model bytes for the engine: read a model's header, and hand over its weights as a JS Blob.
+"""Model bytes for the engine: read a model's header, and hand over its weights as one blob.
 
-URLs download into the IndexedDB cache (or load from it, without a request); local files are
+URLs download into the model cache (or load from it, without a request); local files are
 imported into it so they survive reloads; cached models are verified chunk by chunk before use.
-The decisions are :class:`localwebai.cache.ModelCache`'s; this module picks the path per source.
+The cache's own decisions are :class:`localwebai.cache.ModelCache`'s; this module picks the path
+for each source. Where bytes live is behind :class:`ModelBytes` (JS Blobs and ``fetch`` in the
+page, files and HTTP natively, ``bytes`` in tests), so the bytes never pass through here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from ..cache import CacheError, ModelCache, ModelRecord, file_model_id, url_model_id
-from ..gguf import FIRST_READ_SIZE
-from ..model_header import ModelInspection, ReadRange, inspect_model
-from ..progress import LoadProgress, LoadStage
-from ..sources import ModelSource
-from .blobs import fetch_blob, fetch_range, read_bytes
-from .cache_store import browser_cache
+from .cache import Blob, CacheError, ModelCache, ModelRecord, file_model_id, url_model_id
+from .gguf import FIRST_READ_SIZE
+from .model_header import ModelInspection, ReadRange, inspect_model
+from .progress import LoadProgress, LoadStage, OnProgress
+from .sources import ModelSource
 
-OnProgress = Callable[[LoadProgress], None]
+DownloadProgress = Callable[[int, int], None]
+"""``(received, total)`` bytes of a download; ``total`` is 0 when the server did not say."""
+
+UNCACHED_NOTICE = "The server did not say how large the file is: it is loaded but not cached."
+
+
+@dataclass(frozen=True)
+class RangeBytes:
+    """Part of a remote file, and what the server said about the whole."""
+
+    data: bytes
+    size: int | None
+
+
+class ModelBytes(Protocol):
+    """Where model bytes are read from: slices of a blob, and a URL's bytes."""
+
+    async def read(self, blob: Blob, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of a blob (only ever a header)."""
+        ...
+
+    async def fetch_range(self, url: str, start: int, end: int, signal: Any) -> RangeBytes:
+        """Bytes ``[start, end)`` of ``url``, by Range request where the server allows it."""
+        ...
+
+    async def fetch_whole(self, url: str, signal: Any, on_progress: DownloadProgress) -> Blob:
+        """The whole of ``url`` as a blob (for a server that gives no size: not cached)."""
+        ...
+
+    def last_modified_ms(self, file: Blob) -> int:
+        """A local file's modification time (0 when unknown): part of its cache id."""
+        ...
 
 
 def file_name_of(url: str) -> str:
@@ -30,8 +62,9 @@ def file_name_of(url: str) -> str:
 class ModelStore:
     """Where model bytes come from: the cache, the network, or a local file."""
 
-    def __init__(self, cache: ModelCache | None = None) -> None:
-        self.cache = cache or browser_cache()
+    def __init__(self, cache: ModelCache, model_bytes: ModelBytes) -> None:
+        self.cache = cache
+        self.bytes = model_bytes
 
     async def _record(self, source: ModelSource) -> ModelRecord | None:
         if source.cached_id is not None:
@@ -45,10 +78,10 @@ class ModelStore:
 
     async def inspect(self, source: ModelSource, signal: Any) -> ModelInspection:
         """Parse the header, from the cache when it holds the file's start, else from the source
-        (Range requests for a URL, Blob slices for a file). No weights are read."""
+        (Range requests for a URL, blob slices for a file). No weights are read."""
         if source.file is not None:
-            read = partial(read_bytes, source.file)
-            return await inspect_model(read, int(source.file.size), source.label)
+            read = partial(self.bytes.read, source.file)
+            return await inspect_model(read, self.cache.blobs.size(source.file), source.label)
         record = await self._record(source)
         prefix = None if record is None else await self.cache.header_blob(record)
         if record is not None and prefix is not None:
@@ -56,31 +89,34 @@ class ModelStore:
             return await inspect_model(read, record.size, source.label)
         if source.url is None:
             raise CacheError(f"The cached {source.label} lacks its first part: load it again.")
-        first = await fetch_range(source.url, 0, FIRST_READ_SIZE, signal)
+        first = await self.bytes.fetch_range(source.url, 0, FIRST_READ_SIZE, signal)
         url = source.url
 
         async def read_url(start: int, end: int) -> bytes:
             if end <= len(first.data):
                 return first.data[start:end]
-            return (await fetch_range(url, start, end, signal)).data
+            return (await self.bytes.fetch_range(url, start, end, signal)).data
 
         return await inspect_model(read_url, first.size, source.label)
 
-    @staticmethod
-    def _prefix_reader(prefix: Any, source: ModelSource) -> ReadRange:
+    def _prefix_reader(self, prefix: Blob, source: ModelSource) -> ReadRange:
         async def read(start: int, end: int) -> bytes:
-            if end <= int(prefix.size):
-                return await read_bytes(prefix, start, end)
+            if end <= self.cache.blobs.size(prefix):
+                return await self.bytes.read(prefix, start, end)
             if source.url is None:
                 raise CacheError(f"The cached {source.label} lacks part of its header.")
-            return (await fetch_range(source.url, start, end, None)).data
+            return (await self.bytes.fetch_range(source.url, start, end, None)).data
 
         return read
 
     async def open(
         self, source: ModelSource, inspection: ModelInspection, signal: Any, on_progress: OnProgress
-    ) -> Any:
-        """The whole model as a Blob the engine reads lazily; bytes never pass through Python."""
+    ) -> Blob:
+        """The whole model as one blob the engine reads lazily.
+
+        A local file is imported into the cache and handed over as it is; a complete cached
+        model is verified (a damaged chunk is fetched again); anything else downloads into the
+        cache, resuming what a partial record already holds."""
 
         def notice(text: str) -> None:
             on_progress(LoadProgress(LoadStage.CHECKING_CACHE, note=text))
@@ -102,7 +138,7 @@ class ModelStore:
             )
         size = inspection.spec.file_size
         if size is None:
-            notice("The server did not say how large the file is: it is loaded but not cached.")
+            notice(UNCACHED_NOTICE)
             return await self._download_uncached(url, on_progress, signal)
         record = await self.cache.start_download(
             url, file_name_of(url), size, inspection.spec, notice, source.sha256
@@ -117,14 +153,14 @@ class ModelStore:
         self, source: ModelSource, inspection: ModelInspection, signal: Any, on_progress: OnProgress
     ) -> None:
         file = source.file
-        model_id = file_model_id(source.label, int(file.size), int(file.lastModified or 0))
+        size = self.cache.blobs.size(file)
+        model_id = file_model_id(source.label, size, self.bytes.last_modified_ms(file))
         await self.cache.import_file(
             file, model_id, source.label, inspection.spec, signal, on_progress
         )
 
-    @staticmethod
-    async def _download_uncached(url: str, on_progress: OnProgress, signal: Any) -> Any:
+    async def _download_uncached(self, url: str, on_progress: OnProgress, signal: Any) -> Blob:
         def report(received: int, total: int) -> None:
             on_progress(LoadProgress(LoadStage.DOWNLOADING, received, total or None))
 
-        return await fetch_blob(url, signal, report)
+        return await self.bytes.fetch_whole(url, signal, report)

@@ -1,12 +1,16 @@
-"""The Python API of LocalWebAI in the page: load a model, then generate and chat with it.
+"""The Python API of LocalWebAI: load a model, then generate and chat with it.
 
-The UI uses this API, and a PyScript author can import it in their own page::
+``LlamaRunner`` holds every decision of a load and a reply: the parameters for this model and
+this machine, the memory check before any download, the path per source (``ModelStore``), the
+fallback from a GPU that fails to start to the CPU, and one reply at a time. It runs over small
+interfaces: an :class:`Engine` (wllama in the page), an embedding-model loader, and abort
+handles, so CPython tests drive it with in-memory fakes. In a PyScript page::
 
-    from localwebai.browser.runner import LlamaRunner
+    from localwebai.browser.runtime import create_runner
     from localwebai.params import GenerationParams
     from localwebai.sources import ModelSource
 
-    runner = await LlamaRunner.create()
+    runner = await create_runner()
     await runner.load_model(ModelSource.from_url("https://example.org/model.gguf"))
     async for piece in runner.generate("The capital of France is", GenerationParams(temperature=0)):
         print(piece, end="")
@@ -18,27 +22,74 @@ One reply runs at a time (a second one raises ``BusyError``); ``abort()`` stops 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
-from ..chat import DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_NAME, ChatSession
-from ..environment import Environment
-from ..errors import BusyError, EngineError, ModelNotLoadedError, ModelTooLargeError
-from ..generation import Generation, GenerationResult, OnComplete, OnText
-from ..model_header import ModelInspection
-from ..params import DEFAULT_BATCH, DEFAULT_CONTEXT, GenerationParams, LoadParams
-from ..progress import LoadProgress, LoadStage
-from ..sources import ModelSource
-from ..spec import ModelSpecification
-from ..tools import Tool
-from .blobs import new_abort_controller
-from .embedder import Embedder
-from .engine import EngineInfo, WllamaEngine
-from .environment import probe
+from .cache import Blob
+from .chat import DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_NAME, ChatSession
+from .environment import Environment
+from .errors import BusyError, EngineError, ModelNotLoadedError, ModelTooLargeError
+from .generation import Generation, GenerationResult, OnComplete, OnText
+from .model_header import ModelInspection
 from .model_store import ModelStore
+from .params import DEFAULT_BATCH, DEFAULT_CONTEXT, GenerationParams, LoadChoices, LoadParams
+from .progress import LoadProgress, LoadStage, OnProgress
+from .sources import ModelSource
+from .spec import ModelSpecification
+from .tools import Tool
 
-OnProgress = Callable[[LoadProgress], None]
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the engine reports after loading a model."""
+
+    threads: int
+    multithread: bool
+    build: str
+    """The llama.cpp build it runs (in the page: the wasm build, see web/js/engine-build.js)."""
+
+
+class Engine(Protocol):
+    """One model at a time; ``signal`` is the abort handle's signal for one reply."""
+
+    @property
+    def loaded(self) -> bool: ...
+
+    async def load(self, blob: Blob, params: LoadParams) -> EngineInfo:
+        """Load the model (replacing any); an ``EngineError`` when it cannot start."""
+        ...
+
+    async def unload(self) -> None: ...
+
+    async def chat(
+        self, messages: list[dict[str, str]], params: GenerationParams, signal: Any, on_text: OnText
+    ) -> GenerationResult: ...
+
+    async def complete(
+        self, prompt: str, params: GenerationParams, signal: Any, on_text: OnText
+    ) -> GenerationResult: ...
+
+
+class EmbeddingEngine(Protocol):
+    """A loaded embedding model (see ``localwebai.embeddings``)."""
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    async def unload(self) -> None: ...
+
+
+LoadEmbedder = Callable[[Blob, int, int], Awaitable[EmbeddingEngine]]
+"""``(blob, n_threads, n_gpu_layers)`` → a loaded embedding model, in its own engine."""
+
+
+class AbortHandle(Protocol):
+    """Stops one operation: ``abort()`` sets ``signal.aborted`` (a JS AbortController)."""
+
+    @property
+    def signal(self) -> Any: ...
+
+    def abort(self) -> None: ...
 
 
 def _ignore_progress(_progress: LoadProgress) -> None:
@@ -46,32 +97,39 @@ def _ignore_progress(_progress: LoadProgress) -> None:
 
 
 class LlamaRunner:
-    """One model at a time, in wllama's worker; every failure is a ``LocalWebAIError``."""
+    """One model at a time; every failure is a ``LocalWebAIError``."""
 
-    def __init__(self, environment: Environment, store: ModelStore | None = None) -> None:
+    def __init__(
+        self,
+        environment: Environment,
+        engine: Engine,
+        store: ModelStore,
+        load_embedder: LoadEmbedder,
+        new_abort: Callable[[], AbortHandle],
+    ) -> None:
         self.environment = environment
-        self.store = store or ModelStore()
-        self.engine = WllamaEngine()
+        self.engine = engine
+        self.store = store
+        self._load_embedder = load_embedder
+        self._new_abort = new_abort
         self.metadata: ModelSpecification | None = None
         """The loaded model's specification (from its GGUF header); None until one is loaded."""
+        self.model_name = ""
+        """The loaded model's name (from its header, else its source's label)."""
         self.engine_info: EngineInfo | None = None
         self.backend = ""
         """What the loaded model runs on: "WebGPU", or "CPU" with the reason."""
-        self.embedder: Embedder | None = None
-        self.load_overrides: dict[str, int] = {}
-        """User settings for the next load (``n_batch``, ``n_threads``, ``n_gpu_layers``)."""
-        self._abort_controller: Any = None
-
-    @classmethod
-    async def create(cls, force_cpu: bool = False) -> LlamaRunner:
-        """A runner for this browser (threads, SIMD, WebGPU probed once)."""
-        runner = cls(await probe())
-        runner.force_cpu = force_cpu
-        return runner
+        self.embedder: EmbeddingEngine | None = None
+        self._reply: AbortHandle | None = None
 
     @property
     def loaded(self) -> bool:
         return self.engine.loaded
+
+    @property
+    def busy(self) -> bool:
+        """A reply is being generated."""
+        return self._reply is not None
 
     @property
     def force_cpu(self) -> bool:
@@ -91,12 +149,16 @@ class LlamaRunner:
 
     # ---- loading ------------------------------------------------------------------------
 
-    def load_params(self, inspection: ModelInspection, n_ctx: int | None = None) -> LoadParams:
-        """Parameters for this browser: all cores when isolated, GPU layers when WebGPU works,
-        and the ChatML template for a model without one; then ``load_overrides``, validated.
-        "CPU only" (``force_cpu``) wins over a GPU layers override."""
+    def load_params(
+        self, inspection: ModelInspection, choices: LoadChoices | None = None
+    ) -> LoadParams:
+        """Parameters for this model here: the context asked for (capped by the model's own),
+        all cores when isolated, GPU layers when WebGPU works, and the ChatML template for a
+        model without one; then the user's ``choices``, validated. "CPU only"
+        (``force_cpu``) wins over a GPU layers choice."""
+        choices = choices or LoadChoices()
         model_context = inspection.spec.context_length
-        wanted = LoadParams.context_for(model_context, n_ctx or DEFAULT_CONTEXT)
+        wanted = LoadParams.context_for(model_context, choices.n_ctx or DEFAULT_CONTEXT)
         params = LoadParams(
             n_ctx=wanted,
             n_threads=self.environment.threads,
@@ -104,12 +166,15 @@ class LlamaRunner:
             n_batch=min(DEFAULT_BATCH, wanted),
             chat_template=None if inspection.spec.chat_template else DEFAULT_CHAT_TEMPLATE,
         )
-        params = replace(params, **self.load_overrides)
+        params = replace(params, **choices.overrides())
         return replace(params, n_gpu_layers=0) if self.force_cpu else params
+
+    def _signal(self, signal: Any) -> Any:
+        return signal if signal is not None else self._new_abort().signal
 
     async def inspect(self, source: ModelSource, signal: Any = None) -> ModelInspection:
         """Read and parse the model's header only (for a URL: a few Range requests)."""
-        return await self.store.inspect(source, signal or new_abort_controller().signal)
+        return await self.store.inspect(source, self._signal(signal))
 
     async def load_model(
         self,
@@ -125,7 +190,7 @@ class LlamaRunner:
         A failure before the engine starts leaves the model already loaded loaded. When
         WebGPU fails to start, the model is loaded again on the CPU (``backend`` says why).
         """
-        signal = signal or new_abort_controller().signal
+        signal = self._signal(signal)
         if inspection is None:
             on_progress(LoadProgress(LoadStage.READING_HEADER))
             inspection = await self.inspect(source, signal)
@@ -136,12 +201,14 @@ class LlamaRunner:
         blob = await self.store.open(source, inspection, signal, on_progress)
         on_progress(LoadProgress(LoadStage.INITIALIZING))
         self.metadata = None
+        self.model_name = ""
         self.engine_info = await self._start(blob, params)
         self.metadata = inspection.spec
+        self.model_name = inspection.spec.name or source.label
         on_progress(LoadProgress(LoadStage.READY))
         return self.engine_info
 
-    async def _start(self, blob: Any, params: LoadParams) -> EngineInfo:
+    async def _start(self, blob: Blob, params: LoadParams) -> EngineInfo:
         if params.n_gpu_layers == 0:
             reason = self.environment.why_cpu
             self.backend = f"CPU ({reason})" if reason else "CPU"
@@ -154,14 +221,17 @@ class LlamaRunner:
         self.backend = "WebGPU"
         return info
 
-    async def load_embedding_model(self, source: ModelSource, signal: Any = None) -> Embedder:
-        """Load an embedding model beside the chat model (its own worker); ``embed`` uses it."""
-        signal = signal or new_abort_controller().signal
+    async def load_embedding_model(
+        self, source: ModelSource, signal: Any = None
+    ) -> EmbeddingEngine:
+        """Load an embedding model beside the chat model (its own engine); ``embed`` uses it."""
+        signal = self._signal(signal)
         inspection = await self.inspect(source, signal)
         blob = await self.store.open(source, inspection, signal, _ignore_progress)
         if self.embedder is not None:
             await self.embedder.unload()
-        self.embedder = await Embedder.load(
+            self.embedder = None
+        self.embedder = await self._load_embedder(
             blob, self.environment.threads, self.environment.gpu_layers
         )
         return self.embedder
@@ -173,9 +243,10 @@ class LlamaRunner:
         return await self.embedder.embed(texts)
 
     async def unload(self) -> None:
-        """Stop any reply, free the model and end the engine's worker."""
+        """Stop any reply, free the model and end the engine."""
         self.abort()
         self.metadata = None
+        self.model_name = ""
         self.engine_info = None
         self.backend = ""
         await self.engine.unload()
@@ -217,8 +288,8 @@ class LlamaRunner:
 
     def abort(self) -> None:
         """Stop the reply being generated, if any (it ends with stop reason ``aborted``)."""
-        if self._abort_controller is not None:
-            self._abort_controller.abort()
+        if self._reply is not None:
+            self._reply.abort()
 
     async def stream_completion(
         self, prompt: str, params: GenerationParams, on_text: OnText
@@ -230,13 +301,13 @@ class LlamaRunner:
     ) -> GenerationResult:
         return await self._run(lambda signal: self.engine.chat(messages, params, signal, on_text))
 
-    async def _run(self, start: Callable[[Any], Any]) -> GenerationResult:
-        if self._abort_controller is not None:
+    async def _run(self, start: Callable[[Any], Awaitable[GenerationResult]]) -> GenerationResult:
+        if self._reply is not None:
             raise BusyError("A reply is still being generated: stop it or wait for it.")
         if not self.engine.loaded:
             raise ModelNotLoadedError("No model is loaded yet: load one first.")
-        self._abort_controller = new_abort_controller()
+        self._reply = self._new_abort()
         try:
-            return await start(self._abort_controller.signal)
+            return await start(self._reply.signal)
         finally:
-            self._abort_controller = None
+            self._reply = None
