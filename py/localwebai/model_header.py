@@ -1,8 +1,9 @@
 """Inspect a model from the start of its file: parse the GGUF header, growing the read as the
 parser asks, and describe what it says (specification, every metadata key, memory needs).
 
-The reader is injected (``read(start, end) -> bytes``), so the same loop serves a Blob slice in
-the page, HTTP Range requests, or a file in CPython tests.
+The reader is injected (``read(start, end) -> bytes``, awaited), so the same loop serves a Blob
+slice in the page, HTTP Range requests, or a file in CPython tests; which ranges to read is
+:class:`localwebai.gguf.HeaderReader`'s policy.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .gguf import FIRST_READ_SIZE, GGUFArray, GGUFHeader, MetadataField, ParseProgress, parse_header
+from .gguf import FIRST_READ_SIZE, GGUFArray, GGUFHeader, HeaderReader, MetadataField
 from .memory import MemoryEstimate, estimate_memory
 from .spec import ModelSpecification
 
@@ -28,26 +29,13 @@ async def read_header(
 ) -> GGUFHeader:
     """Parse the header of a file of ``size`` bytes (``None``: unknown), reading only its start.
 
-    Each further read at least doubles what is held, so a header of H bytes takes O(log H) reads
-    and never more than about 2·H bytes in all.
+    The reads are :class:`~localwebai.gguf.HeaderReader`'s: each further read at least doubles
+    what is held, so a header of H bytes takes O(log H) reads and never more than about 2·H bytes.
     """
-    first = first_read if size is None else min(size, first_read)
-    data = bytearray(await read(0, first))
-    if len(data) < first:
-        size = len(data)  # the source ended early: that is the whole file
-    resume: ParseProgress | None = None
-    while True:
-        result = parse_header(data, file_size=size, resume=resume)
-        if isinstance(result, GGUFHeader):
-            return result
-        resume = result.resume
-        end = max(result.needed, 2 * len(data))
-        if size is not None:
-            end = min(size, end)
-        more = await read(len(data), end)
-        data += more
-        if len(data) < end:
-            size = len(data)
+    reader = HeaderReader(size, first_read=first_read)
+    while (span := reader.next_range()) is not None:
+        reader.feed(await read(*span))
+    return reader.header
 
 
 @dataclass(frozen=True)
