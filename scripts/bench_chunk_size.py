@@ -10,7 +10,6 @@ import argparse
 import json
 import statistics
 import sys
-import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -18,8 +17,8 @@ sys.path[:0] = [str(REPO), str(REPO / "py")]
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-import serve  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.server import serve_py  # noqa: E402
 
 DOWNLOAD = """
 import json, js
@@ -75,11 +74,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     size = args.model.stat().st_size
-    server = serve.make_server(port=0, models_dir=args.model.parent, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"/models/{args.model.name}"
     times: dict[str, list[float]] = {"plain fetch": []}
-    with sync_playwright() as playwright:
+    with serve_py(args.model.parent) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(server.url)
@@ -90,7 +87,6 @@ def main() -> None:
                 code = DOWNLOAD.format(chunk_size=mib << 20, url=url, size=size)
                 times.setdefault(f"cache, {mib} MiB chunks", []).append(run_python(page, code))
         browser.close()
-    server.shutdown()
     plain = statistics.median(times["plain fetch"])
     print(f"{args.model.name}: {size / 2**20:.1f} MiB, median of {args.rounds}")
     for name, runs in times.items():

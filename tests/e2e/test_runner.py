@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page
 
 import serve
-from tests.conftest import PYTHON_BOOT_TIMEOUT_MS, block_non_local
+from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, block_non_local
 
 PAGES = Path(__file__).resolve().parent / "pages"
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "tiny_llama_greedy.json"
