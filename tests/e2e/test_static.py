@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from localwebai.build import build
+from localwebai.tooling.build import build
 from playwright.sync_api import Page, Request, expect
 
 import serve
