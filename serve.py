@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "py"))  # the pure localwebai package; it needs no install
 
-from localwebai.http_headers import ISOLATION_HEADERS, MIME_TYPES  # noqa: E402
+from localwebai.tooling.http_headers import ISOLATION_HEADERS, MIME_TYPES  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

@@ -69,7 +69,8 @@ from localwebai.bench import (  # noqa: E402
 from native_reference import ensure_node_llama_cpp  # noqa: E402
 
 import serve  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, block_non_local  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, block_non_local  # noqa: E402
+from tests.support.server import serve_py  # noqa: E402
 
 BENCH_PAGES = Path(__file__).resolve().parent / "bench_pages"
 BENCH_PREFIX = "/bench/"
@@ -553,28 +554,23 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     thread_counts = sorted({1, cores})
     node_modules = ensure_node_llama_cpp()
-    server = serve.make_server(
-        port=0, models_dir=args.model.parent, quiet=True, handler=BenchHandler
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     started = time.monotonic()
-    try:
-        with sync_playwright() as playwright:
-            bench = Bench(playwright, server.url, args.model, node_modules)
-            engines = [bench.native, bench.upstream, bench.bare, bench.app]
-            for rep in range(args.reps):
-                turn = rep % len(engines)
-                order = engines[turn:] + engines[:turn]
-                for threads in thread_counts:
-                    for run in order:
-                        print(
-                            f"rep {rep + 1}/{args.reps}  {threads} thread(s)  {run.__name__}",
-                            flush=True,
-                        )
-                        run(threads, rep, threads == cores)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with (
+        serve_py(args.model.parent, handler=BenchHandler) as server,
+        sync_playwright() as playwright,
+    ):
+        bench = Bench(playwright, server.url, args.model, node_modules)
+        engines = [bench.native, bench.upstream, bench.bare, bench.app]
+        for rep in range(args.reps):
+            turn = rep % len(engines)
+            order = engines[turn:] + engines[:turn]
+            for threads in thread_counts:
+                for run in order:
+                    print(
+                        f"rep {rep + 1}/{args.reps}  {threads} thread(s)  {run.__name__}",
+                        flush=True,
+                    )
+                    run(threads, rep, threads == cores)
     elapsed = time.monotonic() - started
     summaries = summarize(bench.samples)
     table = "\n\n".join(

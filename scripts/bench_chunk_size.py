@@ -7,22 +7,23 @@ fetch() of the same file, side by side in one headless Chromium (the basis of CH
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "py")]
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
-import serve  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.page_python import run_python  # noqa: E402
+from tests.support.server import serve_py  # noqa: E402
+
+MEASURE_TIMEOUT_MS = 600_000
 
 DOWNLOAD = """
-import json, js
+import js
 from localwebai.browser.blobs import new_abort_controller
 from localwebai.browser.cache_store import browser_cache
 from localwebai.spec import ModelSpecification
@@ -40,7 +41,7 @@ async def measure():
     await cache.clear()
     return seconds
 
-js.window.benchResult = json.dumps(await measure())
+await measure()
 """
 
 PLAIN_FETCH = """async (url) => {
@@ -49,21 +50,6 @@ PLAIN_FETCH = """async (url) => {
     if (!blob.size) throw new Error('empty');
     return (performance.now() - started) / 1000;
 }"""
-
-
-def run_python(page: Page, code: str) -> float:
-    page.evaluate(
-        """(code) => {
-            window.benchResult = undefined;
-            const script = document.createElement('script');
-            script.type = 'py';
-            script.textContent = code;
-            document.body.appendChild(script);
-        }""",
-        code,
-    )
-    page.wait_for_function("window.benchResult !== undefined", timeout=600_000)
-    return float(json.loads(page.evaluate("window.benchResult")))
 
 
 def main() -> None:
@@ -75,11 +61,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     size = args.model.stat().st_size
-    server = serve.make_server(port=0, models_dir=args.model.parent, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"/models/{args.model.name}"
     times: dict[str, list[float]] = {"plain fetch": []}
-    with sync_playwright() as playwright:
+    with serve_py(args.model.parent) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(server.url)
@@ -88,9 +72,9 @@ def main() -> None:
             times["plain fetch"].append(page.evaluate(PLAIN_FETCH, url))
             for mib in args.sizes:
                 code = DOWNLOAD.format(chunk_size=mib << 20, url=url, size=size)
-                times.setdefault(f"cache, {mib} MiB chunks", []).append(run_python(page, code))
+                seconds = float(run_python(page, code, timeout_ms=MEASURE_TIMEOUT_MS))
+                times.setdefault(f"cache, {mib} MiB chunks", []).append(seconds)
         browser.close()
-    server.shutdown()
     plain = statistics.median(times["plain fetch"])
     print(f"{args.model.name}: {size / 2**20:.1f} MiB, median of {args.rounds}")
     for name, runs in times.items():

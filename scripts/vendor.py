@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from common import sha256_file
+
 # ---------------------------------------------------------------------------------------------
 # Pinned versions and what we take from each package.
 # ---------------------------------------------------------------------------------------------
@@ -263,12 +265,6 @@ class Lock:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _bad_path(rel: str) -> bool:

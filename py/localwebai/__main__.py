@@ -1,45 +1,8 @@
-"""Command line: ``python -m localwebai build OUT/ [--models DIR] [--host-sends-headers]``."""
+"""``python -m localwebai``: the command line, in ``localwebai.tooling.cli`` (never in the page)."""
 
-from __future__ import annotations
-
-import argparse
 import sys
-from pathlib import Path
 
-from .build import BuildError, build
-from .spec import format_bytes
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localwebai", description="LocalWebAI tools.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    build_cmd = commands.add_parser(
-        "build",
-        help="write a self-contained static site (any static host, any sub-path, offline)",
-        description="Write the app as a static site to OUT (emptied first if it holds a build).",
-    )
-    build_cmd.add_argument("out", type=Path, help="output folder")
-    build_cmd.add_argument(
-        "--models", type=Path, help="folder of .gguf files to ship under OUT/models/ and list"
-    )
-    build_cmd.add_argument(
-        "--host-sends-headers",
-        action="store_true",
-        help="the host sends COOP/COEP itself: the service worker then only caches the app "
-        "(no added headers, no reload)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        result = build(args.out, models=args.models, isolate=not args.host_sends_headers)
-    except BuildError as error:
-        print(f"build failed: {error}", file=sys.stderr)
-        return 1
-    print(
-        f"built {result.out} (version {result.version}): {len(result.files)} shell files, "
-        f"{format_bytes(result.shell_bytes)}, {len(result.models)} model(s)"
-    )
-    return 0
-
+from .tooling.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

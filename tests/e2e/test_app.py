@@ -11,8 +11,8 @@ from localwebai.gguf import FIRST_READ_SIZE, read_header_file
 from playwright.sync_api import Page, expect
 
 import serve
+from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, booted_app
 
-from ..conftest import PYTHON_BOOT_TIMEOUT_MS, booted_app
 from .app_actions import (
     LOAD_TIMEOUT_MS,
     ask_capital_of_france,

@@ -12,8 +12,9 @@ from localwebai.cache import CHUNK_SIZE, PARALLEL_FETCHES, plan_chunks
 from playwright.sync_api import Page, expect
 
 import serve
+from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS
+from tests.support.server import FLAKY_PREFIX, NO_RANGE_PREFIX, SLOW_PREFIX
 
-from ..conftest import FLAKY_PREFIX, NO_RANGE_PREFIX, PYTHON_BOOT_TIMEOUT_MS, SLOW_PREFIX
 from .app_actions import (
     LOAD_TIMEOUT_MS,
     ask_capital_of_france,

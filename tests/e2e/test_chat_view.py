@@ -11,7 +11,6 @@ import pytest
 from playwright.sync_api import BrowserType, Page, expect
 
 import serve
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, PYTHON_BOOT_TIMEOUT_MS, block_non_local
 from tests.e2e.app_actions import (
     error_text,
     load_by_url,
@@ -20,6 +19,7 @@ from tests.e2e.app_actions import (
     wait_model_ready,
     wait_reply,
 )
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PYTHON_BOOT_TIMEOUT_MS, block_non_local
 
 TINY = "tiny-llama.gguf"
 MARKUP = "<img src=x onerror=alert(1)>"

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.page_python import run_python
+
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "minilm_embeddings.json"
 MINILM = "all-MiniLM-L6-v2.F16.gguf"
 EMBED_TIMEOUT_MS = 120_000
@@ -105,31 +107,6 @@ def test_similarity_view_shows_sentences_as_text_and_reports_errors(app_page: Pa
     expect(app_page.locator("#similarity-error")).to_contain_text("404")
 
 
-def run_python(page: Page, body: str) -> dict:
-    """Run ``async def probe()`` (defined in ``body``) in the page's own Python, through a
-    ``<script type="py">`` added to the page; returns its JSON-able result or its error."""
-    code = (
-        "import json as _json\nimport js as _js\n"
-        + body
-        + "\ntry:\n    _result = {'value': await probe()}\n"
-        "except Exception as _error:\n"
-        "    _result = {'error': type(_error).__name__, 'message': str(_error)}\n"
-        "_js.window.__probeResult = _json.dumps(_result)\n"
-    )
-    page.evaluate(
-        """(code) => {
-            window.__probeResult = undefined;
-            const script = document.createElement('script');
-            script.type = 'py';
-            script.textContent = code;
-            document.body.appendChild(script);
-        }""",
-        code,
-    )
-    page.wait_for_function("window.__probeResult !== undefined", timeout=EMBED_TIMEOUT_MS)
-    return json.loads(page.evaluate("window.__probeResult"))
-
-
 API_PROBE = """
 from localwebai.browser.blobs import fetch_blob, new_abort_controller
 from localwebai.browser.embedder import Embedder
@@ -165,14 +142,15 @@ async def probe():
         "dimension": embedder.model.dimension,
         "errors": errors,
     }}
+
+await probe()
 """
 
 
 def test_python_api_embeds_like_native_and_refuses_rerank(app_page: Page, reference: dict):
     sentences = reference["sentences"]
-    result = run_python(app_page, API_PROBE.format(sentences=sentences, model=MINILM))
-    assert "error" not in result, result
-    value = result["value"]
+    probe = API_PROBE.format(sentences=sentences, model=MINILM)
+    value = run_python(app_page, probe, timeout_ms=EMBED_TIMEOUT_MS)  # raises if probe() raised
     assert value["pooling"] == "mean" and value["dimension"] == 384
     vectors = value["vectors"]
     assert len(vectors) == len(sentences)  # one vector per text, not one per call

@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,12 +23,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from localwebai.build import build
+from localwebai.tooling.build import build
 from playwright.sync_api import Page, Request, expect
 
 import serve
-
-from ..conftest import guarded
+from tests.support.browser import guarded
+from tests.support.server import serving
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "tests" / "data" / "tiny_llama_greedy.json"
@@ -125,12 +124,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator
     os.link(models_dir / TINY, models / TINY)
     run_build(root / APP.strip("/"), "--models", str(models))
     run_build(root / HEADERS_APP.strip("/"), "--host-sends-headers")
-    server = StaticServer(root)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(StaticServer(root)) as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The architecture's rules, checked: a pure core, and a page config that ships every module."""
+"""The architecture's rules, checked: a pure core, a page config that ships every module the page
+runs, and site tooling that the page never gets."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "py" / "localwebai"
+TOOLING = PACKAGE / "tooling"
+ENTRY_POINT = PACKAGE / "__main__.py"
 JS_MODULES = {"js", "pyodide", "pyscript"}
 
 
@@ -21,18 +24,34 @@ def imported_roots(path: Path) -> set[str]:
     return roots
 
 
+def imported_modules(path: Path, root: Path = REPO / "py") -> set[str]:
+    """Absolute names of what ``path`` (a module under ``root``) imports, relative imports
+    resolved; ``from X import y`` counts as X and as X.y (y may be a module)."""
+    package = path.relative_to(root).parent.parts
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            modules.add(module)
+            modules.update(f"{module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+def is_tooling(path: Path) -> bool:
+    return path == ENTRY_POINT or path.is_relative_to(TOOLING)
+
+
+def shipped_modules() -> list[Path]:
+    """What the page runs: every module of the package but the tooling and ``__main__.py``."""
+    return [p for p in sorted(PACKAGE.rglob("*.py")) if not is_tooling(p)]
+
+
 def core_modules() -> list[Path]:
     """Every module of the package but its binding layer (browser/), subpackages included."""
     return sorted(p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] != "browser")
-
-
-def absolute_module(path: Path, node: ast.ImportFrom) -> str:
-    """The module a ``from ... import`` in ``path`` names, relative imports resolved."""
-    if node.level == 0:
-        return node.module or ""
-    package = path.relative_to(PACKAGE.parent).parent.parts
-    base = package[: len(package) - node.level + 1]
-    return ".".join([*base, *([node.module] if node.module else [])])
 
 
 def test_core_modules_import_no_js() -> None:
@@ -44,18 +63,50 @@ def test_core_modules_import_no_js() -> None:
 
 def test_core_does_not_import_the_binding_layer() -> None:
     for path in core_modules():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                module = absolute_module(path, node)
-                assert not module.startswith("localwebai.browser"), path.name
+        modules = imported_modules(path)
+        assert not {m for m in modules if m.startswith("localwebai.browser")}, path.name
 
 
-def test_pyscript_config_ships_every_module() -> None:
+def test_pyscript_config_ships_every_module_but_the_tooling() -> None:
     config = json.loads((REPO / "web" / "pyscript.json").read_text())
     shipped = set(config["files"])
-    modules = {f"./py/{p.relative_to(REPO / 'py').as_posix()}" for p in PACKAGE.rglob("*.py")}
+    modules = {f"./py/{p.relative_to(REPO / 'py').as_posix()}" for p in shipped_modules()}
     assert shipped == modules
+    assert "./py/localwebai/browser/app.py" in shipped
+    assert not {s for s in shipped if "/tooling/" in s or s.endswith("/__main__.py")}
     for source, target in config["files"].items():
         assert target == "." + source.removeprefix("./py")  # ./py/localwebai/x → ./localwebai/x
     assert config["interpreter"] == "./vendor/pyodide/pyodide.mjs"
     assert (REPO / "web" / config["interpreter"]).is_file()
+
+
+def test_nothing_shipped_imports_the_tooling() -> None:
+    offenders = {
+        p.relative_to(PACKAGE).as_posix(): sorted(
+            m for m in imported_modules(p) if m.startswith("localwebai.tooling")
+        )
+        for p in shipped_modules()
+    }
+    assert {path: mods for path, mods in offenders.items() if mods} == {}
+
+
+def test_tooling_imports_no_js_nor_the_binding_layer() -> None:
+    tooling = [p for p in sorted(PACKAGE.rglob("*.py")) if is_tooling(p)]
+    assert {p.name for p in tooling} >= {"__main__.py", "cli.py", "build.py", "http_headers.py"}
+    for path in tooling:
+        assert not imported_roots(path) & JS_MODULES, path.name
+        assert not {m for m in imported_modules(path) if m.startswith("localwebai.browser")}
+
+
+def test_imported_modules_resolves_relative_imports(tmp_path: Path) -> None:
+    module = tmp_path / "localwebai" / "browser" / "x.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("import js\nfrom . import dom\nfrom ..tooling.build import build\n")
+    assert imported_modules(module, tmp_path) == {
+        "js",
+        "localwebai.browser",
+        "localwebai.browser.dom",
+        "localwebai.tooling.build",
+        "localwebai.tooling.build.build",
+    }
+    assert "localwebai.tooling.cli" in imported_modules(ENTRY_POINT)

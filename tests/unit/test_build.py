@@ -15,14 +15,14 @@ import zlib
 from pathlib import Path
 
 import pytest
-from localwebai.__main__ import main
-from localwebai.build import (
+from localwebai.tooling.build import (
     COMPAT_FILES,
     BuildError,
     build,
     check_relative_urls,
     find_source,
 )
+from localwebai.tooling.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 ISOLATION = (
@@ -85,6 +85,11 @@ def test_layout_mirrors_serve_py(site: Path) -> None:
     assert '"../wasm/wllama.wasm"' in (site / "js/glue.js").read_text()
     assert json.loads((site / "models/index.json").read_text()) == {"models": []}
     assert not list(site.rglob("__pycache__"))
+    # the page gets exactly the modules pyscript.json ships: no tooling, no command line
+    python_files = {p.relative_to(site).as_posix() for p in (site / "py").rglob("*") if p.is_file()}
+    assert python_files == {url.removeprefix("./") for url in config["files"]}
+    assert not (site / "py/localwebai/tooling").exists()
+    assert not (site / "py/localwebai/__main__.py").exists()
 
 
 def test_manifest_lists_every_shell_file_with_its_hash(site: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import serve
+from tests.support.server import serve_py
 
 MODEL_BYTES = bytes(range(256)) * 40  # 10 240 bytes with a recognisable pattern
 
@@ -21,12 +21,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serve.AppServer
     models = tmp_path_factory.mktemp("models")
     (models / "small.gguf").write_bytes(MODEL_BYTES)
     (models / "notes.txt").write_text("not a model")
-    app = serve.make_server(port=0, models_dir=models, quiet=True)
-    thread = threading.Thread(target=app.serve_forever, daemon=True)
-    thread.start()
-    yield app
-    app.shutdown()
-    app.server_close()
+    with serve_py(models) as app:
+        yield app
 
 
 def request(

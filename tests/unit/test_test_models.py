@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import gguf
 import numpy as np
@@ -15,23 +13,12 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 REFERENCE_JSON = Path(__file__).resolve().parents[1] / "data" / "tiny_llama_greedy.json"
 EMBEDDINGS_JSON = Path(__file__).resolve().parents[1] / "data" / "minilm_embeddings.json"
+sys.path.insert(0, str(SCRIPTS))  # the scripts import their siblings by name
 
-
-def load_script(name: str) -> ModuleType:
-    """Import scripts/<name>.py (registered under its own name so sibling imports resolve)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mtm = load_script("make_test_models")
-native = load_script("native_reference")
-native_embeddings = load_script("native_embeddings")
+import make_test_models as mtm  # noqa: E402
+import native_embeddings  # noqa: E402
+import native_reference as native  # noqa: E402
+from common import sha256_file  # noqa: E402
 
 
 def raw_fields(path: Path, prefix: str) -> dict[str, tuple[list[int], list[bytes]]]:
@@ -51,20 +38,20 @@ def reference() -> dict:
 
 
 def test_tiny_llama_is_pinned(models_dir: Path) -> None:
-    assert mtm.sha256_file(models_dir / mtm.TINY_LLAMA_FILE) == mtm.TINY_LLAMA_SHA256
+    assert sha256_file(models_dir / mtm.TINY_LLAMA_FILE) == mtm.TINY_LLAMA_SHA256
 
 
 def test_smollm2_is_pinned(models_dir: Path) -> None:
     path = models_dir / mtm.SMOLLM2_FILE
     assert path.is_file(), "run `python scripts/make_test_models.py`"
-    assert mtm.sha256_file(path) == mtm.SMOLLM2_SHA256
+    assert sha256_file(path) == mtm.SMOLLM2_SHA256
 
 
 @pytest.mark.parametrize("name", sorted(mtm.VOCAB_SHA256))
 def test_vocab_file_is_pinned(models_dir: Path, name: str) -> None:
     path = models_dir / "vocab" / name
     assert path.is_file(), "run `python scripts/make_test_models.py`"
-    assert mtm.sha256_file(path) == mtm.VOCAB_SHA256[name]
+    assert sha256_file(path) == mtm.VOCAB_SHA256[name]
 
 
 def test_tiny_llama_tokenizer_is_the_vocab_files(models_dir: Path) -> None:
@@ -116,7 +103,7 @@ def test_reference_is_self_consistent(models_dir: Path, reference: dict) -> None
 def test_minilm_is_pinned(models_dir: Path) -> None:
     path = models_dir / mtm.MINILM_FILE
     assert path.is_file(), "run `python scripts/make_test_models.py`"
-    assert mtm.sha256_file(path) == mtm.MINILM_SHA256
+    assert sha256_file(path) == mtm.MINILM_SHA256
 
 
 def test_minilm_header_is_a_mean_pooled_bert(models_dir: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "vendor.py"
+sys.path.insert(0, str(SCRIPT.parent))  # vendor.py imports its sibling common.py
 
 
 def _load_vendor() -> ModuleType:

@@ -23,10 +23,10 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import LocalWebAIError
+from ..errors import LocalWebAIError
 from .http_headers import ISOLATION_HEADERS, MIME_TYPES
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding py/localwebai
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the checkout holding py/localwebai
 REQUIRED = ("web/index.html", "web/pyscript.json", "web/sw.js", "web/js/register-sw.js", "wasm")
 SW_PATH = "sw.js"
 REGISTER_PATH = "js/register-sw.js"
