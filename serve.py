@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import email.utils
-import json
 import mimetypes
 import os
 import re
@@ -33,13 +32,13 @@ from urllib.parse import unquote, urlsplit
 REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "py"))  # the pure localwebai package; it needs no install
 
+from localwebai.server_models import INDEX_PATH, index_json, list_gguf_files  # noqa: E402
 from localwebai.tooling.http_headers import ISOLATION_HEADERS, MIME_TYPES  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MODELS_DIR = REPO / "models"
 MODELS_PREFIX = "/models/"
-MODELS_INDEX = "index.json"
 COPY_CHUNK = 1 << 20
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -105,17 +104,6 @@ def resolve_inside(root: Path, relative: str) -> Path | None:
     return candidate
 
 
-def list_models(models_dir: Path | None) -> list[dict[str, object]]:
-    """The GGUF files the page can load from ``/models/``, sorted by name."""
-    if models_dir is None or not models_dir.is_dir():
-        return []
-    return [
-        {"name": p.name, "url": MODELS_PREFIX + p.name, "size": p.stat().st_size}
-        for p in sorted(models_dir.glob("*.gguf"))
-        if p.is_file()
-    ]
-
-
 class AppServer(ThreadingHTTPServer):
     """The HTTP server, holding the URL-prefix → folder map and a request log."""
 
@@ -171,8 +159,8 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self, send_body: bool) -> None:
         url_path = unquote(urlsplit(self.path).path)
-        if url_path == MODELS_PREFIX + MODELS_INDEX:
-            body = json.dumps({"models": list_models(self.server.models_dir)}).encode()
+        if url_path == "/" + INDEX_PATH:
+            body = index_json(list_gguf_files(self.server.models_dir, MODELS_PREFIX)).encode()
             self._send_bytes(HTTPStatus.OK, body, "application/json", send_body)
             return
         target = self._locate(url_path)
@@ -299,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     server = make_server(args.host, args.port, models_dir)
     print(f"LocalWebAI at {server.url}  (Ctrl+C to stop)", flush=True)
     if models_dir is not None:
-        count = len(list_models(models_dir))
+        count = len(list_gguf_files(models_dir, MODELS_PREFIX))
         print(f"serving {count} model(s) from {models_dir.resolve()} under {MODELS_PREFIX}")
     try:
         server.serve_forever()

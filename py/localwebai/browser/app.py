@@ -21,6 +21,7 @@ from ..model_header import ModelInspection
 from ..params import LoadChoices, LoadParams
 from ..progress import LoadProgress, LoadStage
 from ..runner import EngineInfo, LlamaRunner
+from ..server_models import INDEX_PATH, parse_index
 from ..sources import ModelSource
 from ..spec import format_bytes
 from . import dom
@@ -32,7 +33,6 @@ from .runtime import create_runner
 from .similarity_view import SimilarityView
 from .status import MODEL_READY, READY, PageStatus, failure_message
 
-SERVER_MODELS_INDEX = "./models/index.json"
 LOAD_FIELDS = {
     "n_ctx": "context-size",
     "n_batch": "batch-size",
@@ -127,18 +127,17 @@ class App:
             self.start_load(ModelSource.from_file(files.item(0), str(files.item(0).name)))
 
     async def list_server_models(self) -> None:
-        index = await fetch_json(SERVER_MODELS_INDEX)
-        models = (index or {}).get("models") or []
+        models = parse_index(await fetch_json(INDEX_PATH))
         dom.clear("server-model-list")
         target = dom.by_id("server-model-list")
         for model in models:
             item = dom.append_text_element(target, "li", "")
-            button = dom.append_text_element(item, "button", str(model["name"]))
+            button = dom.append_text_element(item, "button", model.name)
             button.type = "button"
             button.className = "server-model"
-            dom.append_text_element(item, "span", f" {format_bytes(int(model['size']))}", "muted")
-            url = str(js.URL.new(str(model["url"]), js.location.href).href)
-            source = ModelSource(label=str(model["name"]), url=url)
+            dom.append_text_element(item, "span", f" {format_bytes(model.size)}", "muted")
+            url = str(js.URL.new(model.url, js.location.href).href)
+            source = ModelSource(label=model.name, url=url)
             dom.on(button, "click", lambda _, s=source: self.start_load(s))
         dom.set_visible("server-models", bool(models))
 

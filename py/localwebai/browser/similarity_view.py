@@ -14,13 +14,13 @@ import js
 from ..embeddings import Embedding, sentences_from_text, similarity_matrix
 from ..environment import Environment
 from ..errors import ParameterError
+from ..server_models import INDEX_PATH, parse_index
 from ..spec import format_bytes
 from . import dom
 from .blobs import fetch_blob, fetch_json, new_abort_controller
 from .embedder import Embedder
 from .status import failure_message
 
-SERVER_MODELS_INDEX = "./models/index.json"
 VECTOR_DECIMALS = 8
 
 
@@ -45,13 +45,11 @@ class SimilarityView:
         self._set_status("idle", "Pick an embedding model, type sentences, then Compare.")
 
     async def _list_server_models(self) -> None:
-        index = await fetch_json(SERVER_MODELS_INDEX)
         select = dom.by_id("similarity-server-models")
-        for model in (index or {}).get("models") or []:
-            option = dom.append_text_element(
-                select, "option", f"{model['name']} ({format_bytes(int(model['size']))})"
-            )
-            option.value = str(js.URL.new(str(model["url"]), js.location.href).href)
+        for model in parse_index(await fetch_json(INDEX_PATH)):
+            text = f"{model.name} ({format_bytes(model.size)})"
+            option = dom.append_text_element(select, "option", text)
+            option.value = str(js.URL.new(model.url, js.location.href).href)
 
     def _on_server_model(self, event: Any) -> None:
         if event.target.value:

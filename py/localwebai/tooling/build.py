@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import LocalWebAIError
+from ..server_models import INDEX_PATH, ServerModel, index_json, list_gguf_files
 from .http_headers import ISOLATION_HEADERS, MIME_TYPES
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the checkout holding py/localwebai
@@ -33,7 +34,6 @@ REGISTER_PATH = "js/register-sw.js"
 SW_MARKER = "const PRECACHE = null; // @precache-manifest"
 REGISTER_MARKER = "const BUILD = null; // @build-settings"
 HEADERS_PATH = "_headers"
-MODELS_INDEX = "models/index.json"
 COMPAT_FILES = ("vendor/wllama-compat/wllama.js", "wasm/wllama-compat.wasm")
 SKIPPED_NAMES = {"__pycache__", ".DS_Store"}
 VERSION_LENGTH = 16
@@ -121,15 +121,6 @@ def check_relative_urls(path: str, text: str) -> None:
         raise BuildError(f"{path} uses a root-absolute URL ({match.group(0)}…): use ./ paths")
 
 
-def models_index(models: dict[str, Path]) -> bytes:
-    """The page's list of served models; URLs are relative to the page."""
-    listed = [
-        {"name": name, "url": f"models/{name}", "size": path.stat().st_size}
-        for name, path in sorted(models.items())
-    ]
-    return (json.dumps({"models": listed}, indent=2) + "\n").encode()
-
-
 def headers_file(isolate: bool) -> str:
     """A Netlify/Cloudflare Pages ``_headers`` file (paths relative to the published folder)."""
     why = (
@@ -202,16 +193,17 @@ def build(
     """
     source = find_source(source or PACKAGE_ROOT).resolve()
     out = out.resolve()
-    model_files: dict[str, Path] = {}
+    listed: list[ServerModel] = []
     if models is not None:
         if not models.is_dir():
             raise BuildError(f"--models {models}: no such folder")
-        model_files = {p.name: p for p in sorted(models.glob("*.gguf")) if p.is_file()}
-        if not model_files:
+        listed = list_gguf_files(models, "models/")  # relative to the page
+        if not listed:
             raise BuildError(f"--models {models}: no .gguf files in it")
+    model_files = {model.name: models / model.name for model in listed if models is not None}
 
     contents = {rel: path.read_bytes() for rel, path in shell_sources(source).items()}
-    contents[MODELS_INDEX] = models_index(model_files)
+    contents[INDEX_PATH] = index_json(listed).encode()
     for rel in ("index.html", "manifest.webmanifest"):
         if rel in contents:
             check_relative_urls(rel, contents[rel].decode("utf-8"))

@@ -1,0 +1,183 @@
+// Downloads, with no decisions: whole files into Blobs, byte ranges, and the model cache's
+// chunks (py/localwebai/cache.py plans them; py/localwebai/browser/blobs.py and cache_store.py
+// call these). Bytes stay in Blobs and never reach Python, except header ranges.
+
+import { sha256Blob, sha256Hex } from "./cache.js";
+
+const PROGRESS_INTERVAL_MS = 100;
+
+/** The whole file's size from a Content-Range header ("bytes a-b/size"), or null. */
+function contentRangeSize(response) {
+  const size = Number((response.headers.get("Content-Range") || "").split("/")[1]);
+  return Number.isFinite(size) && size >= 0 ? size : null;
+}
+
+function validators(response) {
+  const length = Number(response.headers.get("Content-Length"));
+  return {
+    size: response.status === 206 ? contentRangeSize(response) : length || null,
+    etag: response.headers.get("ETag"),
+    lastModified: response.headers.get("Last-Modified"),
+  };
+}
+
+/** `onBytes(n)` at most every PROGRESS_INTERVAL_MS, with the bytes added since the last call. */
+function throttled(onBytes) {
+  let pending = 0;
+  let last = 0;
+  return {
+    add(n) {
+      pending += n;
+      const now = performance.now();
+      if (now - last >= PROGRESS_INTERVAL_MS) {
+        last = now;
+        onBytes?.(pending);
+        pending = 0;
+      }
+    },
+    flush() {
+      if (pending) onBytes?.(pending);
+      pending = 0;
+    },
+  };
+}
+
+function httpFailure(response) {
+  return { ok: false, status: response.status, statusText: response.statusText };
+}
+
+/**
+ * Download `url` into a Blob, reporting (received, total) as bytes arrive.
+ * Resolves to {ok: true, blob} or {ok: false, status, statusText} for an HTTP error;
+ * rejects on network failure or abort (the AbortSignal's reason).
+ */
+export async function fetchBlob(url, { signal, onProgress } = {}) {
+  const response = await fetch(url, { signal });
+  if (!response.ok) return httpFailure(response);
+  const total = Number(response.headers.get("Content-Length")) || 0;
+  let received = 0;
+  const progress = throttled((n) => {
+    received += n;
+    onProgress?.(received, total);
+  });
+  const reader = response.body.getReader();
+  const parts = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    progress.add(value.byteLength);
+  }
+  progress.flush();
+  const type = response.headers.get("Content-Type") || "application/octet-stream";
+  return { ok: true, blob: new Blob(parts, { type }) };
+}
+
+/**
+ * Bytes [start, end) of `url` without downloading the rest: an HTTP Range request, or, when the
+ * server ignores Range and answers 200, the start of the body read until `end`, then cancelled.
+ * Resolves to {ok: true, bytes, size} (size: the whole file's, null if unknown) or
+ * {ok: false, status, statusText}; rejects on network failure or abort.
+ */
+export async function fetchRange(url, start, end, { signal } = {}) {
+  const headers = { Range: `bytes=${start}-${end - 1}` };
+  const response = await fetch(url, { signal, headers });
+  if (response.status === 416) {
+    return { ok: true, bytes: new Uint8Array(0), size: contentRangeSize(response) };
+  }
+  if (!response.ok) return httpFailure(response);
+  if (response.status === 206) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return { ok: true, bytes, size: contentRangeSize(response) };
+  }
+  const length = Number(response.headers.get("Content-Length"));
+  const reader = response.body.getReader();
+  const head = new Uint8Array(end);
+  let have = 0;
+  while (have < end) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const take = Math.min(value.byteLength, end - have);
+    head.set(value.subarray(0, take), have);
+    have += take;
+  }
+  await reader.cancel();
+  return { ok: true, bytes: head.subarray(start, have), size: length || null };
+}
+
+/**
+ * Bytes [start, end) of `url` by a Range request, as a Blob with its sha256.
+ * Resolves to {ok: true, ranged: true, blob, sha256, remote}, {ok: true, ranged: false, remote}
+ * when the server ignored Range (the body is not read), or {ok: false, status, statusText};
+ * rejects on a network failure or abort. `onBytes(n)` reports bytes as they arrive.
+ */
+export async function fetchChunk(url, start, end, { signal, onBytes } = {}) {
+  const headers = { Range: `bytes=${start}-${end - 1}` };
+  const response = await fetch(url, { signal, headers, cache: "no-store" });
+  if (!response.ok) return httpFailure(response);
+  const remote = validators(response);
+  if (response.status !== 206) {
+    await response.body?.cancel();
+    return { ok: true, ranged: false, remote };
+  }
+  // One buffer of the chunk's size: hashed as it is, then wrapped in a Blob (no extra copies).
+  const progress = throttled(onBytes);
+  const bytes = new Uint8Array(end - start);
+  let have = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (have + value.byteLength > bytes.length) {
+      await reader.cancel();
+      return { ok: true, ranged: true, blob: new Blob([bytes, value]), sha256: "", remote };
+    }
+    bytes.set(value, have);
+    have += value.byteLength;
+    progress.add(value.byteLength);
+  }
+  progress.flush();
+  const view = bytes.subarray(0, have);
+  return { ok: true, ranged: true, blob: new Blob([view]), sha256: await sha256Hex(view), remote };
+}
+
+/**
+ * The whole of `url` in one response (for servers without Range support), cut into Blobs of
+ * `chunkSize` handed in order to `await onChunk(index, blob, sha256, remote)`.
+ * Resolves to {ok: true, remote} or {ok: false, status, statusText}; rejects on failure/abort.
+ */
+export async function streamChunks(url, chunkSize, { signal, onChunk, onBytes } = {}) {
+  const response = await fetch(url, { signal, cache: "no-store" });
+  if (!response.ok) return httpFailure(response);
+  const remote = validators(response);
+  const progress = throttled(onBytes);
+  const reader = response.body.getReader();
+  let parts = [];
+  let have = 0;
+  let index = 0;
+  const emit = async () => {
+    const blob = new Blob(parts);
+    parts = [];
+    have = 0;
+    await onChunk(index++, blob, await sha256Blob(blob), remote);
+  };
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    progress.add(value.byteLength);
+    let rest = value;
+    while (have + rest.byteLength >= chunkSize) {
+      const take = chunkSize - have;
+      parts.push(rest.subarray(0, take));
+      rest = rest.subarray(take);
+      await emit();
+    }
+    if (rest.byteLength) {
+      parts.push(rest);
+      have += rest.byteLength;
+    }
+  }
+  progress.flush();
+  if (have) await emit();
+  return { ok: true, remote };
+}
