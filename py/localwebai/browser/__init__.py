@@ -1,7 +1,10 @@
 """The binding layer: the only code in LocalWebAI that touches JavaScript.
 
 Small, typed, async wrappers in the style of PyScript's own ``pyscript.web`` / ``fetch``:
-``dom`` (elements and events), ``blobs`` (fetching models into Blobs, reading header bytes),
-``engine`` (wllama in its worker) and ``environment`` (capability probe). ``app`` is the page's
-UI controller built on them. Model weights stay JS Blobs: only header bytes cross into Python.
+``jsinterop`` (conversions), ``dom`` (elements and events), ``blobs`` (downloads into Blobs,
+header bytes), ``cache_store`` (IndexedDB), ``engine`` and ``embedder`` (wllama in its worker),
+``environment`` (capability probe) and ``runtime`` (``create_runner``: the core's runner wired to
+them). ``status`` and the views (``app``, ``chat_view``, ``cache_panel``, ``similarity_view``,
+``bench_panel``) are the page's UI on top. Model weights stay JS Blobs: only header bytes cross
+into Python.
 """
