@@ -47,7 +47,7 @@ async def checked_fetch(request: Any, url: str, signal: Any) -> Any:
             raise AbortedError("Download cancelled.") from None
         raise NetworkError(f"Could not download {url}: {message or 'network error'}.") from None
     if not result.ok:
-        status, text = int(result.status), str(result.statusText or "")
+        status, text = int(result.status), str(field(result, "statusText") or "")
         if status == 404:
             raise ModelNotFoundError(f"No model at {url}: the server answered 404 Not Found.")
         raise ModelSourceError(f"Could not download {url}: the server answered {status} {text}.")
