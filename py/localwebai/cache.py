@@ -32,9 +32,24 @@ vanish (see the closing note of issue 4 for the measurement), small enough that 
 download repeats little and that hashing one chunk holds only 32 MiB in memory."""
 PARALLEL_FETCHES = 3
 """Chunks downloaded at once: enough to hide request latency without starving the page."""
-FETCH_ATTEMPTS = 4
-"""Tries per chunk before a dropped connection is reported (with a short pause between)."""
+STALLED_ATTEMPTS = 7
+"""Tries in a row that bring no byte before a download gives up. Any byte that arrives starts
+the count again, so a connection that drops every few MB still completes."""
 RETRY_PAUSE_S = 0.5
+"""Pause after the first try without a byte; it doubles with each further one..."""
+MAX_RETRY_PAUSE_S = 8.0
+"""...up to this. With the defaults a download gives up after about 24 s without a byte."""
+
+
+def retry_pause(stalled: int) -> float:
+    """Seconds to wait after the ``stalled``-th try in a row that brought no byte."""
+    return min(RETRY_PAUSE_S * 2 ** (stalled - 1), MAX_RETRY_PAUSE_S)
+
+
+def stall_limit_seconds() -> float:
+    """How long a download waits without a byte before it gives up (the pauses, summed)."""
+    return sum(retry_pause(n) for n in range(1, STALLED_ATTEMPTS))
+
 
 Blob = Any
 """A chunk's contents: a JS Blob in the page, ``bytes`` in CPython tests."""
@@ -62,6 +77,20 @@ class SourceChangedError(ModelSourceError):
 
 class RangeUnsupported(Exception):
     """Raised by :meth:`RemoteFile.fetch_chunk` when the server ignores Range requests."""
+
+
+class TransferCut(NetworkError):
+    """A range's transfer broke off (a dropped connection, or Cancel when ``aborted``) after
+    ``partial``, the bytes that arrived first (a blob, possibly empty); ``remote`` is what the
+    server said in its headers."""
+
+    def __init__(
+        self, message: str, partial: Blob, remote: RemoteInfo | None, aborted: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.remote = remote
+        self.aborted = aborted
 
 
 @dataclass(frozen=True)
@@ -211,6 +240,9 @@ class ModelRecord:
     """The whole file's expected sha256, when known (given by the user)."""
     file_verified: bool = False
     """Whether the assembled file was checked against ``file_sha256`` (done once)."""
+    partial_chunks: dict[str, int] = field(default_factory=dict)
+    """Missing chunks whose first bytes are stored (in the chunk's own slot), by chunk index
+    (a string: records go through JSON): how many bytes. A resumed download asks for the rest."""
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
@@ -248,7 +280,9 @@ class ModelRecord:
 
     @property
     def stored_bytes(self) -> int:
-        return sum(c.size for c in self.chunks if self.chunk_sha256[c.index] is not None)
+        """Bytes stored: complete chunks, and the first parts of partial ones."""
+        whole = sum(c.size for c in self.chunks if self.chunk_sha256[c.index] is not None)
+        return whole + sum(self.partial_chunks.values())
 
     @property
     def specification(self) -> ModelSpecification:
@@ -292,6 +326,8 @@ class ModelRecord:
             return None
         if not isinstance(record.chunk_sha256, list) or len(record.chunk_sha256) != expected:
             return None
+        if not isinstance(record.partial_chunks, dict):
+            record.partial_chunks = {}
         return record
 
 
@@ -313,6 +349,10 @@ class _Meter:
         self.received += max(0, n)
         speed = self.rate.add(self.clock(), self.received)
         self.on_progress(LoadProgress(self.stage, self.done, self.total, speed))
+
+    def waiting(self) -> None:
+        """A transfer broke off and is retried: say so instead of freezing."""
+        self.on_progress(LoadProgress(LoadStage.WAITING_FOR_NETWORK, self.done, self.total))
 
 
 class ModelCache:
@@ -456,33 +496,122 @@ class ModelCache:
     async def _fetch_one(
         self, record: ModelRecord, chunk: Chunk, signal: Any, meter: _Meter
     ) -> None:
+        """Fetch one chunk, continuing from the last byte received whenever a transfer breaks
+        off, and store it whole. Its first part survives Cancel and a failure (see
+        ``partial_chunks``), so a later download asks only for the rest."""
+        parts = await self._stored_part(record, chunk)
+        stored = sum(self.blobs.size(part) for part in parts)
+        try:
+            digest = await self._fetch_rest(record, chunk, parts, stored, signal, meter)
+        except (AbortedError, NetworkError, asyncio.CancelledError):
+            await self._keep_part(record, chunk, parts, stored)
+            raise
+        blob = parts[0] if len(parts) == 1 else self.blobs.join(parts)
+        if digest is None:
+            digest = await self.blobs.sha256(blob)
+        await self._store(record, chunk.index, FetchedChunk(blob, digest, RemoteInfo(record.size)))
+
+    async def _fetch_rest(
+        self,
+        record: ModelRecord,
+        chunk: Chunk,
+        parts: list[Blob],
+        have: int,
+        signal: Any,
+        meter: _Meter,
+    ) -> str | None:
+        """Fetch ``chunk`` from byte ``have`` on, appending to ``parts`` as bytes arrive; the
+        server's digest of the chunk when it came in one piece, else ``None``."""
         url = record.source_url
         assert url is not None
-        for attempt in range(1, FETCH_ATTEMPTS + 1):
-            received = 0
-
-            def on_bytes(n: int) -> None:
-                nonlocal received
-                received += n
-                meter.add(n)
-
-            try:
-                fetched = await self.remote.fetch_chunk(
-                    url, chunk.start, chunk.end, signal, on_bytes
-                )
-                break
-            except NetworkError:
-                meter.add(-received)
-                if attempt == FETCH_ATTEMPTS or getattr(signal, "aborted", False):
-                    raise
-                await asyncio.sleep(RETRY_PAUSE_S * attempt)
-        self._check_source(record, fetched.remote)
-        if self.blobs.size(fetched.blob) != chunk.size:
-            raise NetworkError(
-                f"The server sent {self.blobs.size(fetched.blob)} bytes for bytes "
-                f"{chunk.start}-{chunk.end - 1} of {url}; expected {chunk.size}."
+        stalled = 0
+        while have < chunk.size:
+            fetch = asyncio.ensure_future(
+                self.remote.fetch_chunk(url, chunk.start + have, chunk.end, signal, meter.add)
             )
-        await self._store(record, chunk.index, fetched)
+            try:
+                fetched = await asyncio.shield(fetch)
+            except asyncio.CancelledError:
+                await self._collect_cut(fetch, signal, parts)
+                raise
+            except TransferCut as cut:
+                if cut.remote is not None:
+                    self._check_source(record, cut.remote)
+                got = self.blobs.size(cut.partial)
+                if got:
+                    parts.append(cut.partial)
+                    have += got
+                if cut.aborted or getattr(signal, "aborted", False):
+                    raise AbortedError("Download cancelled.") from None
+                stalled = 0 if got else stalled + 1
+            except NetworkError:
+                if getattr(signal, "aborted", False):
+                    raise AbortedError("Download cancelled.") from None
+                stalled += 1
+            else:
+                self._check_source(record, fetched.remote)
+                got = self.blobs.size(fetched.blob)
+                if have + got > chunk.size:
+                    raise NetworkError(
+                        f"The server sent {have + got} bytes for bytes {chunk.start}-"
+                        f"{chunk.end - 1} of {url}; expected {chunk.size}."
+                    )
+                parts.append(fetched.blob)
+                whole = have == 0 and got == chunk.size
+                have += got
+                if have == chunk.size:
+                    return fetched.sha256 if whole else None
+                stalled = 0 if got else stalled + 1  # cut short without an error
+            if stalled >= STALLED_ATTEMPTS:
+                raise NetworkError(
+                    f"The download of {record.file_name} stopped: no data arrived for about "
+                    f"{stall_limit_seconds():.0f} s ({STALLED_ATTEMPTS} tries). What arrived is "
+                    "kept: load it again to resume."
+                )
+            meter.waiting()
+            if stalled:
+                await asyncio.sleep(retry_pause(stalled))
+        return None
+
+    @staticmethod
+    async def _collect_cut(
+        fetch: asyncio.Future[FetchedChunk], signal: Any, parts: list[Blob]
+    ) -> None:
+        """The load was cancelled while ``fetch`` ran: with its signal aborted it ends at once,
+        and what it brought joins ``parts`` (to be kept); without, it is dropped."""
+        if not getattr(signal, "aborted", False):
+            fetch.cancel()
+            return
+        try:
+            parts.append((await fetch).blob)
+        except TransferCut as cut:
+            parts.append(cut.partial)
+        except LocalWebAIError:
+            pass  # nothing arrived
+
+    async def _stored_part(self, record: ModelRecord, chunk: Chunk) -> list[Blob]:
+        """The stored first part of a partial chunk (as a list of one), or nothing."""
+        have = record.partial_chunks.get(str(chunk.index), 0)
+        blob = await self.store.get_chunk(record.id, chunk.index) if have else None
+        if blob is None or self.blobs.size(blob) != have:
+            record.partial_chunks.pop(str(chunk.index), None)
+            return []
+        return [blob]
+
+    async def _keep_part(
+        self, record: ModelRecord, chunk: Chunk, parts: list[Blob], stored: int
+    ) -> None:
+        """Store what arrived of a chunk that did not complete, where it is more than the part
+        already ``stored`` (best effort: a full quota only loses this part)."""
+        have = sum(self.blobs.size(part) for part in parts)
+        if have <= stored:
+            return
+        try:
+            await self.store.put_chunk(record.id, chunk.index, self.blobs.join(parts))
+            record.partial_chunks[str(chunk.index)] = have
+            await self.store.put_record(record.to_stored())
+        except QuotaExceeded:
+            pass
 
     def _check_source(self, record: ModelRecord, remote: RemoteInfo) -> None:
         if not record.matches(remote):
@@ -504,15 +633,19 @@ class ModelCache:
             if record.chunk_sha256[index] is None:
                 await self._store(record, index, fetched)
 
-        for attempt in range(1, FETCH_ATTEMPTS + 1):
+        stalled = 0
+        while True:
+            stored = record.stored_bytes
             try:
                 await self.remote.stream_chunks(url, record.chunk_size, signal, on_chunk, meter.add)
                 break
             except NetworkError:
                 meter.done = 0
-                if attempt == FETCH_ATTEMPTS or getattr(signal, "aborted", False):
+                stalled = 0 if record.stored_bytes > stored else stalled + 1
+                if stalled >= STALLED_ATTEMPTS or getattr(signal, "aborted", False):
                     raise
-                await asyncio.sleep(RETRY_PAUSE_S * attempt)
+                meter.waiting()
+                await asyncio.sleep(retry_pause(max(1, stalled)))
         if not record.complete:
             raise NetworkError(f"The server sent less than the {record.size} bytes of {url}.")
 
@@ -522,6 +655,7 @@ class ModelCache:
         except QuotaExceeded:
             raise await self._full(record) from None
         record.chunk_sha256[index] = fetched.sha256
+        record.partial_chunks.pop(str(index), None)
         await self._save(record)
 
     async def _full(self, record: ModelRecord) -> StorageFullError:

@@ -83,14 +83,16 @@ class ModelStore:
             read = partial(self.bytes.read, source.file)
             return await inspect_model(read, self.cache.blobs.size(source.file), source.label)
         record = await self._record(source)
+        url = source.url or (record and record.source_url)
         prefix = None if record is None else await self.cache.header_blob(record)
         if record is not None and prefix is not None:
-            read = self._prefix_reader(prefix, source)
+            read = self._prefix_reader(prefix, source.label, url)
             return await inspect_model(read, record.size, source.label)
-        if source.url is None:
-            raise CacheError(f"The cached {source.label} lacks its first part: load it again.")
-        first = await self.bytes.fetch_range(source.url, 0, FIRST_READ_SIZE, signal)
-        url = source.url
+        if url is None:  # an imported file whose first chunk is gone
+            raise CacheError(
+                f"The cached {source.label} lacks its first part: pick the file again."
+            )
+        first = await self.bytes.fetch_range(url, 0, FIRST_READ_SIZE, signal)
 
         async def read_url(start: int, end: int) -> bytes:
             if end <= len(first.data):
@@ -99,13 +101,15 @@ class ModelStore:
 
         return await inspect_model(read_url, first.size, source.label)
 
-    def _prefix_reader(self, prefix: Blob, source: ModelSource) -> ReadRange:
+    def _prefix_reader(self, prefix: Blob, label: str, url: str | None) -> ReadRange:
+        """Header bytes from the cached start of the file, then (past it) from its URL."""
+
         async def read(start: int, end: int) -> bytes:
             if end <= self.cache.blobs.size(prefix):
                 return await self.bytes.read(prefix, start, end)
-            if source.url is None:
-                raise CacheError(f"The cached {source.label} lacks part of its header.")
-            return (await self.bytes.fetch_range(source.url, start, end, None)).data
+            if url is None:
+                raise CacheError(f"The cached {label} lacks part of its header.")
+            return (await self.bytes.fetch_range(url, start, end, None)).data
 
         return read
 

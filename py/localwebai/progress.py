@@ -14,6 +14,7 @@ class LoadStage(StrEnum):
     CHECKING_CACHE = "checking cache"
     READING_HEADER = "reading header"
     DOWNLOADING = "downloading"
+    WAITING_FOR_NETWORK = "waiting for the network (retrying)"
     IMPORTING = "importing"
     VERIFYING = "verifying"
     INITIALIZING = "initializing"

@@ -9,11 +9,18 @@ import hashlib
 
 import pytest
 from localwebai.cache import CHUNK_SIZE, PARALLEL_FETCHES, plan_chunks
+from localwebai.gguf import FIRST_READ_SIZE
 from playwright.sync_api import Page, expect
 
 import serve
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS
-from tests.support.server import FLAKY_PREFIX, NO_RANGE_PREFIX, SLOW_PREFIX
+from tests.support.server import (
+    DROP_EVERY_BYTES,
+    DROPPING_PREFIX,
+    FLAKY_PREFIX,
+    NO_RANGE_PREFIX,
+    SLOW_PREFIX,
+)
 
 from .app_actions import (
     LOAD_TIMEOUT_MS,
@@ -30,6 +37,9 @@ SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TINY = "tiny-llama.gguf"
 CACHED_ROWS = "#cached-model-list li"
 LARGE_LOAD_TIMEOUT_MS = 600_000
+IN_FLIGHT_BYTES = 4 << 20
+"""What one connection may hold in its buffers when it breaks or the page cancels (the kernel's
+and the browser's): written by the server, never read by the page."""
 
 
 def reload(page: Page) -> None:
@@ -56,7 +66,26 @@ def chunk_requests(server: serve.AppServer, path: str, since: int = 0) -> list[s
     return [r for r in server.request_log[since:] if r.path == path and r.range in ranges]
 
 
-def chunk_length(request: serve.LoggedRequest) -> int:
+def bytes_served_twice(requests: list[serve.LoggedRequest]) -> int:
+    """Bytes the server sent more than once: all it sent, less the union of what it sent."""
+    spans = sorted(
+        (range_start(r), range_start(r) + r.bytes_sent)
+        for r in requests
+        if r.range and r.status == 206
+    )
+    union, reach = 0, 0
+    for start, end in spans:
+        union += max(0, end - max(start, reach))
+        reach = max(reach, end)
+    return sum(end - start for start, end in spans) - union
+
+
+def range_start(request: serve.LoggedRequest) -> int:
+    return int(request.range.removeprefix("bytes=").split("-")[0])
+
+
+def range_length(request: serve.LoggedRequest) -> int:
+    """How many bytes the request's Range asked for."""
     first, last = request.range.removeprefix("bytes=").split("-")
     return int(last) - int(first) + 1
 
@@ -130,25 +159,78 @@ def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(app_page: P
     app_page.click(f"{CACHED_ROWS} .load-cached")
     wait_model_ready(app_page)
     assert cached_rows(app_page)[0]["complete"]
-    requests = chunk_requests(app_server, url)
-    whole = [r.range for r in requests if r.bytes_sent == chunk_length(r)]
+    requests = [r for r in app_server.request_log if r.path == url]
+    whole = [r.range for r in chunk_requests(app_server, url) if r.bytes_sent == range_length(r)]
     assert sorted(whole) == sorted(set(whole))  # no chunk was downloaded twice
-    assert len(whole) == len(plan_chunks((app_server.models_dir / SMOLLM2).stat().st_size))
-    cut_short = [r for r in requests if r.bytes_sent < chunk_length(r)]
+    cut_short = [r for r in requests if r.range and r.bytes_sent < range_length(r)]
     assert len(cut_short) <= PARALLEL_FETCHES  # only those in flight at Cancel
+    # the chunks in flight at Cancel kept what had arrived: Resume asked only for the rest
+    size = (app_server.models_dir / SMOLLM2).stat().st_size
+    chunk_starts = {c.start for c in plan_chunks(size)}
+    continued = [r for r in requests if r.range and range_start(r) not in chunk_starts]
+    assert continued and all(r.bytes_sent == range_length(r) for r in continued)
+    # fetched twice: only what was in the pipes at Cancel (the server wrote it, the page never
+    # got it), at most the socket buffers of each connection in flight
+    assert bytes_served_twice(requests) <= PARALLEL_FETCHES * IN_FLIGHT_BYTES
     ask_paris(app_page)
 
 
-def test_dropped_connection_mid_chunk_is_retried(app_page: Page, app_server):
+def test_dropped_connection_mid_chunk_continues_from_the_last_byte(app_page: Page, app_server):
     url = f"{FLAKY_PREFIX}models/{SMOLLM2}"
     load_by_url(app_page, url)
     wait_model_ready(app_page)
-    requests = chunk_requests(app_server, url)
-    dropped = [r for r in requests if r.bytes_sent < chunk_length(r)]
+    requests = [r for r in app_server.request_log if r.path == url and r.range]
+    dropped = [r for r in chunk_requests(app_server, url) if r.bytes_sent < range_length(r)]
     assert dropped, "the test server should have dropped connections"
-    for request in dropped:  # each dropped chunk came again, whole
-        assert any(r.range == request.range and r.bytes_sent == chunk_length(r) for r in requests)
+    by_chunk: dict[str, list[serve.LoggedRequest]] = {}
+    for request in requests:
+        by_chunk.setdefault(request.range.rsplit("-", 1)[1], []).append(request)
+    for tries in by_chunk.values():  # each dropped chunk went on from where it broke off
+        starts = [range_start(r) for r in tries]
+        assert starts == sorted(set(starts)) and tries[-1].bytes_sent == range_length(tries[-1])
+    assert bytes_served_twice(requests) <= len(dropped) * IN_FLIGHT_BYTES
     assert cached_rows(app_page)[0]["complete"]
+    ask_paris(app_page)
+
+
+@pytest.mark.slow
+def test_a_network_that_drops_every_5_mb_loads_and_fetches_no_byte_twice(
+    app_page: Page, app_server
+):
+    url = f"{DROPPING_PREFIX}models/{SMOLLM2}"
+    record_stages(app_page)
+    load_by_url(app_page, url)
+    wait_model_ready(app_page)
+    assert "waiting for the network (retrying)" in app_page.evaluate("window.seenStages")
+    requests = [r for r in app_server.request_log if r.path == url]
+    assert max(r.bytes_sent for r in requests) <= DROP_EVERY_BYTES
+    size = (app_server.models_dir / SMOLLM2).stat().st_size
+    assert len(requests) > size // DROP_EVERY_BYTES  # every chunk took several connections
+    # what was fetched again is what was in flight at each drop (the browser discards what its
+    # errored stream still held), never a chunk from its start
+    cut = [r for r in requests if r.bytes_sent < range_length(r)]
+    assert bytes_served_twice(requests) <= FIRST_READ_SIZE + len(cut) * IN_FLIGHT_BYTES
+    assert cached_rows(app_page)[0]["complete"]
+    ask_paris(app_page)
+
+
+def test_a_download_cut_in_its_first_chunk_resumes_from_the_cache_list(app_page: Page, app_server):
+    url = f"{SLOW_PREFIX}models/{SMOLLM2}"
+    load_by_url(app_page, url)
+    app_page.wait_for_function(
+        "document.getElementById('load-progress').value > 0.02", timeout=LOAD_TIMEOUT_MS
+    )
+    app_page.click("#cancel-load")  # inside the first 32 MiB chunk: no chunk is whole yet
+    assert "cancelled" in error_text(app_page).lower()
+    reload(app_page)
+    [row] = cached_rows(app_page)
+    assert not row["complete"] and row["action"] == "Resume"
+    served = len(app_server.request_log)
+    app_page.click(f"{CACHED_ROWS} .load-cached")
+    wait_model_ready(app_page)
+    assert cached_rows(app_page)[0]["complete"]
+    resumed = [r for r in app_server.request_log[served:] if r.path == url]
+    assert resumed and all(r.status == 206 for r in resumed)
     ask_paris(app_page)
 
 

@@ -16,6 +16,8 @@ import serve
 NO_RANGE_PREFIX = "/no-range/"
 FLAKY_PREFIX = "/flaky/"
 SLOW_PREFIX = "/slow/"
+DROPPING_PREFIX = "/drop-every-5mb/"
+DROP_EVERY_BYTES = 5 * (1 << 20)
 MiB = 1 << 20
 SLOW_BYTES_PER_SECOND = 8 * MiB
 
@@ -23,11 +25,13 @@ Server = TypeVar("Server", bound=ThreadingHTTPServer)
 
 
 class MisbehavingHandler(serve.RequestHandler):
-    """serve.py's handler, plus three misbehaving views of /models/X for the browser tests:
+    """serve.py's handler, plus four misbehaving views of /models/X for the browser tests:
 
     - /no-range/models/X acts like a server without Range support (always 200, whole file);
     - /flaky/models/X drops the connection halfway through the first response to each Range
       longer than 2 MiB (a cache chunk; header reads are left alone);
+    - /drop-every-5mb/models/X drops every connection after DROP_EVERY_BYTES of its body, as
+      mobile and hotel networks do;
     - /slow/models/X sends at most SLOW_BYTES_PER_SECOND per response.
     """
 
@@ -40,18 +44,24 @@ class MisbehavingHandler(serve.RequestHandler):
         super()._serve(send_body)
 
     def _locate(self, url_path: str) -> Path | None:
-        for prefix in (NO_RANGE_PREFIX, FLAKY_PREFIX, SLOW_PREFIX):
+        for prefix in (NO_RANGE_PREFIX, FLAKY_PREFIX, DROPPING_PREFIX, SLOW_PREFIX):
             url_path = url_path.removeprefix(prefix.rstrip("/"))
         return super()._locate(url_path)
 
     def _copy(self, source, length: int) -> int:
         if self.path.startswith(SLOW_PREFIX):
             return self._copy_slowly(source, length)
+        if self.path.startswith(DROPPING_PREFIX) and length > DROP_EVERY_BYTES:
+            return self._copy_and_drop(source, DROP_EVERY_BYTES)
         key = f"{self.path} {self.headers.get('Range')}"
         if not self.path.startswith(FLAKY_PREFIX) or key in self.dropped or length <= 2 * MiB:
             return super()._copy(source, length)
         self.dropped.add(key)
-        sent = super()._copy(source, length // 2)
+        return self._copy_and_drop(source, length // 2)
+
+    def _copy_and_drop(self, source, length: int) -> int:
+        """Send ``length`` bytes of the body, then break the connection."""
+        sent = super()._copy(source, length)
         self.wfile.flush()
         self.connection.shutdown(socket.SHUT_RDWR)
         self.close_connection = True

@@ -15,7 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from localwebai.cache import FetchedChunk, QuotaExceeded, RangeUnsupported, RemoteInfo
+from localwebai.cache import (
+    FetchedChunk,
+    QuotaExceeded,
+    RangeUnsupported,
+    RemoteInfo,
+    TransferCut,
+)
 from localwebai.cache import StorageEstimate as Estimate
 from localwebai.errors import AbortedError, ModelNotFoundError, NetworkError
 
@@ -125,6 +131,9 @@ class MemoryRemoteFile:
         self.piece = piece
         self.requests: list[tuple[int, int]] = []
         self.streams = 0
+        self.bytes_sent = 0
+        self.drop_every: int | None = None
+        """When set, every Range response breaks after this many bytes."""
         self._drops_left = 0
         self._drop_at = 0
         self._version = 1
@@ -147,23 +156,39 @@ class MemoryRemoteFile:
         self._drop_at, self._drops_left = at, times
 
     async def _send(
-        self, start: int, body: bytes, signal: Any, on_bytes: Callable[[int], None]
+        self,
+        start: int,
+        body: bytes,
+        signal: Any,
+        on_bytes: Callable[[int], None],
+        info: RemoteInfo | None = None,
     ) -> None:
-        """Deliver ``body`` (the file from ``start``) piece by piece, or break on a drop."""
+        """Deliver ``body`` (the file from ``start``) piece by piece, or break on a drop.
+
+        Given ``info`` (a Range response, whose bytes a page keeps), a drop or a Cancel after
+        some bytes raise ``TransferCut`` with them; otherwise a drop is a ``NetworkError``."""
         breaks = self._drops_left > 0 and start <= self._drop_at < start + len(body)
         if breaks:
             self._drops_left -= 1
+        drop_at = self._drop_at
+        if info is not None and self.drop_every is not None and self.drop_every < len(body):
+            breaks, drop_at = True, start + self.drop_every
         sent = 0
         while sent < len(body):
             await asyncio.sleep(0)
+            if getattr(signal, "aborted", False) and info is not None and sent:
+                raise TransferCut("Download cancelled.", body[:sent], info, aborted=True)
             check_abort(signal)
             n = min(self.piece, len(body) - sent)
             if breaks:
-                n = min(n, self._drop_at - start - sent)
+                n = min(n, drop_at - start - sent)
                 if n == 0:
+                    if info is not None:
+                        raise TransferCut("The connection was reset.", body[:sent], info)
                     raise NetworkError("The connection was reset.")
             on_bytes(n)
             sent += n
+            self.bytes_sent += n
 
     def _check_url(self, url: str) -> None:
         if url != self.url:
@@ -178,7 +203,7 @@ class MemoryRemoteFile:
         if not self.ranges:
             raise RangeUnsupported(url)
         body, info = self.data[start:end], self.info
-        await self._send(start, body, signal, on_bytes)
+        await self._send(start, body, signal, on_bytes, info)
         return FetchedChunk(body, sha256(body), info)
 
     async def stream_chunks(
@@ -227,3 +252,15 @@ class BytesBlobOps:
 
     def size(self, blob: bytes) -> int:
         return len(blob)
+
+
+class CancelAtBytes:
+    """A signal that fires once the server has sent ``limit`` bytes (Cancel mid-chunk)."""
+
+    def __init__(self, remote: MemoryRemoteFile, limit: int) -> None:
+        self.remote = remote
+        self.limit = limit
+
+    @property
+    def aborted(self) -> bool:
+        return self.remote.bytes_sent >= self.limit

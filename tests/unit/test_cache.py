@@ -7,6 +7,7 @@ Every "run" builds a fresh :class:`ModelCache` over the same store, as a page re
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from typing import Any
@@ -18,8 +19,8 @@ from hypothesis import strategies as st
 from localwebai import cache
 from localwebai.cache import (
     CHUNK_SIZE,
-    FETCH_ATTEMPTS,
     PARALLEL_FETCHES,
+    STALLED_ATTEMPTS,
     CacheError,
     Chunk,
     ModelCache,
@@ -35,6 +36,7 @@ from localwebai.spec import ModelSpecification, format_bytes
 from memory_cache import (
     AbortSignal,
     BytesBlobOps,
+    CancelAtBytes,
     MemoryChunkStore,
     MemoryRemoteFile,
     sha256,
@@ -303,16 +305,29 @@ def test_resume_after_parallel_cancel_fetches_only_missing_ranges() -> None:
     assert sorted(resumed) == missing  # nothing stored is fetched again, nothing twice
 
 
-def test_dropped_connection_is_retried_and_completes() -> None:
+def test_dropped_connection_continues_from_the_last_byte_received() -> None:
     data = file_bytes(5 * CS)
     h = Harness(data)
-    h.remote.drop_connection(at=CS // 2, times=2)
+    h.remote.drop_connection(at=CS // 2, times=2)  # once mid-chunk, then once with no byte
     run(h.download())
     h.assert_complete(data)
-    assert h.remote.requests.count((0, CS)) == 3
-    assert sorted(set(h.remote.requests)) == ranges(plan_chunks(len(data), CS))
-    assert all(p.done <= len(data) for p in h.progress)
-    assert h.progress[-1].done == len(data)
+    assert h.remote.requests.count((0, CS)) == 1
+    assert h.remote.requests.count((CS // 2, CS)) == 2  # the rest, asked again after a stall
+    assert h.remote.bytes_sent == len(data)  # no byte fetched twice
+    dones = [p.done for p in h.progress]
+    assert dones == sorted(dones) and dones[-1] == len(data)  # nothing that arrived is dropped
+    waiting = [p for p in h.progress if p.stage is LoadStage.WAITING_FOR_NETWORK]
+    assert len(waiting) == 2 and all(0 < p.done < len(data) for p in waiting)
+
+
+def test_a_connection_that_drops_every_few_bytes_still_completes() -> None:
+    data = file_bytes(6 * CS + 123)
+    h = Harness(data)
+    h.remote.drop_every = 1000  # each 4 KiB chunk takes five responses
+    run(h.download())
+    h.assert_complete(data)
+    assert h.remote.bytes_sent == len(data)
+    assert len(h.remote.requests) == sum(-(-c.size // 1000) for c in plan_chunks(len(data), CS))
 
 
 def test_progress_rate_is_never_negative_after_a_retry() -> None:
@@ -325,23 +340,29 @@ def test_progress_rate_is_never_negative_after_a_retry() -> None:
     assert all(p.eta_seconds is None or p.eta_seconds > 0 for p in h.progress[:-1])
 
 
-def test_connection_that_keeps_dropping_fails_and_keeps_what_is_stored() -> None:
+def test_connection_that_keeps_dropping_fails_and_keeps_what_arrived() -> None:
     data = file_bytes(8 * CS)
     h = Harness(data)
-    bad = (2 * CS, 3 * CS)
-    h.remote.drop_connection(at=2 * CS + 1000, times=FETCH_ATTEMPTS)
-    with pytest.raises(NetworkError):
+    # chunk 2 breaks after 1000 bytes, then brings no byte at all
+    h.remote.drop_connection(at=2 * CS + 1000, times=1 + STALLED_ATTEMPTS)
+    with pytest.raises(NetworkError, match=r"no data arrived for about \d+ s \(7 tries\)"):
         run(h.download())
-    assert h.remote.requests.count(bad) == FETCH_ATTEMPTS
+    assert h.remote.requests.count((2 * CS + 1000, 3 * CS)) == STALLED_ATTEMPTS
     record = h.assert_consistent(data)
     assert not record.complete and record.chunk_sha256[2] is None
     assert record.chunk_sha256[0] is not None  # stored chunks are kept
+    assert record.partial_chunks == {"2": 1000}  # and so is the start of chunk 2
+    assert h.store.chunks[(MODEL_ID, 2)] == data[2 * CS : 2 * CS + 1000]
+    assert record.stored_bytes == CS * (8 - len(record.missing)) + 1000
     missing = ranges(record.missing)
-    before = len(h.remote.requests)
+    before, sent = len(h.remote.requests), h.remote.bytes_sent
 
     run(h.download())  # the connection is back: only what is missing is fetched
-    h.assert_complete(data)
-    assert sorted(h.remote.requests[before:]) == missing
+    record = h.assert_complete(data)
+    resumed = [(start + 1000, end) if start == 2 * CS else (start, end) for start, end in missing]
+    assert sorted(h.remote.requests[before:]) == resumed
+    assert h.remote.bytes_sent - sent == sum(end - start for start, end in resumed)
+    assert record.partial_chunks == {}
 
 
 @pytest.mark.parametrize(
@@ -368,6 +389,54 @@ def test_changed_file_on_resume_is_told_and_downloaded_again(validators: dict[st
     record = h.assert_complete(new)  # no stale chunk survives
     assert (record.etag, record.last_modified) == (h.remote.etag, h.remote.last_modified)
     assert set(h.remote.requests[before:]) == set(ranges(record.chunks))
+
+
+def test_cancel_mid_chunk_keeps_what_arrived_and_resume_asks_for_the_rest() -> None:
+    data = file_bytes(6 * CS)
+    h = Harness(data, piece=512)
+    signal = CancelAtBytes(h.remote, 2 * CS + 1536)
+    with pytest.raises(AbortedError):
+        run(h.download(signal))
+    record = h.assert_consistent(data)
+    assert record.partial_chunks, "the chunks in flight at Cancel keep their first bytes"
+    for index, have in record.partial_chunks.items():
+        chunk = record.chunks[int(index)]
+        assert h.store.chunks[(MODEL_ID, chunk.index)] == data[chunk.start : chunk.start + have]
+    sent = h.remote.bytes_sent
+    run(h.download())
+    h.assert_complete(data)
+    assert h.remote.bytes_sent == len(data)  # across Cancel and Resume, no byte twice
+    assert h.remote.bytes_sent - sent == len(data) - record.stored_bytes
+
+
+def test_a_cancelled_load_task_keeps_what_the_fetches_in_flight_brought() -> None:
+    """The page aborts the signal and cancels the load task at once (App.cancel_load)."""
+    data = file_bytes(4 * CS)
+    h = Harness(data, piece=512)
+
+    async def scenario() -> None:
+        signal = AbortSignal()
+        task = asyncio.ensure_future(h.download(signal))
+        while h.remote.bytes_sent < 1536:
+            await asyncio.sleep(0)
+        signal.aborted = True
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(scenario())
+    record = h.assert_consistent(data)
+    assert record.partial_chunks and sum(record.partial_chunks.values()) >= 1536
+    sent = h.remote.bytes_sent
+    run(h.download())
+    h.assert_complete(data)
+    assert h.remote.bytes_sent - sent == len(data) - record.stored_bytes
+
+
+def test_retry_pauses_double_up_to_a_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "RETRY_PAUSE_S", 0.5)
+    assert [cache.retry_pause(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 8, 8]
+    assert cache.stall_limit_seconds() == 23.5  # the pauses between the 7 tries
 
 
 def test_file_changing_during_a_download_restarts_it() -> None:

@@ -17,6 +17,7 @@ from localwebai.cache import CacheError, ModelCache, url_model_id
 from localwebai.chat import DEFAULT_CHAT_TEMPLATE
 from localwebai.environment import Environment
 from localwebai.errors import (
+    AbortedError,
     BusyError,
     EngineError,
     ModelNotFoundError,
@@ -30,7 +31,13 @@ from localwebai.params import GenerationParams, LoadChoices, LoadParams
 from localwebai.progress import LoadProgress, LoadStage
 from localwebai.runner import EngineInfo, LlamaRunner
 from localwebai.sources import ModelSource
-from memory_cache import AbortSignal, BytesBlobOps, MemoryChunkStore, MemoryRemoteFile
+from memory_cache import (
+    AbortSignal,
+    BytesBlobOps,
+    CancelAtBytes,
+    MemoryChunkStore,
+    MemoryRemoteFile,
+)
 
 URL = "http://127.0.0.1:8000/models/runner-test.gguf"
 CHUNK = 4096
@@ -308,6 +315,21 @@ def test_a_local_file_is_imported_and_handed_over_as_it_is(model: bytes) -> None
     again = FakeEngine()
     run(setup.runner(again).load_model(ModelSource.from_cache(records[0].id, "mine.gguf")))
     assert again.loads[0][0] == model
+
+
+def test_a_download_cut_in_its_first_chunk_resumes_from_the_cache_list(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "big.gguf", rows=4096)  # 1 MiB: many test chunks
+    setup = Setup(model)
+    runner = setup.runner()
+    with pytest.raises(AbortedError):
+        run(runner.load_model(ModelSource.from_url(URL), signal=CancelAtBytes(setup.remote, 1000)))
+    (record,) = run(runner.store.cache.models())
+    assert record.chunk_sha256[0] is None and record.partial_chunks  # no whole chunk yet
+    # the cache list offers Resume by id: the record's own URL serves the header and the rest
+    engine = FakeEngine()
+    run(setup.runner(engine).load_model(ModelSource.from_cache(record.id, record.label)))
+    assert engine.loads[0][0] == model
+    assert setup.remote.bytes_sent == len(model)  # nothing fetched twice across the two
 
 
 def test_a_partial_import_asks_for_the_file_again(tmp_path: Path) -> None:

@@ -107,9 +107,13 @@ export async function fetchRange(url, start, end, { signal } = {}) {
 
 /**
  * Bytes [start, end) of `url` by a Range request, as a Blob with its sha256.
- * Resolves to {ok: true, ranged: true, blob, sha256, remote}, {ok: true, ranged: false, remote}
- * when the server ignored Range (the body is not read), or {ok: false, status, statusText};
- * rejects on a network failure or abort. `onBytes(n)` reports bytes as they arrive.
+ * Resolves to {ok: true, ranged: true, cut: false, blob, sha256, remote};
+ * {ok: true, ranged: true, cut: true, aborted, message, blob, remote} when the transfer broke off
+ * after the response began (a dropped connection, or Cancel: `aborted`), `blob` holding the
+ * bytes that arrived, so the caller asks only for the rest; {ok: true, ranged: false, remote}
+ * when the server ignored Range (the body is not read); or {ok: false, status, statusText}.
+ * Rejects when no response came (network failure, abort). `onBytes(n)` reports bytes as they
+ * arrive.
  */
 export async function fetchChunk(url, start, end, { signal, onBytes } = {}) {
   const headers = { Range: `bytes=${start}-${end - 1}` };
@@ -124,21 +128,32 @@ export async function fetchChunk(url, start, end, { signal, onBytes } = {}) {
   const progress = throttled(onBytes);
   const bytes = new Uint8Array(end - start);
   let have = 0;
+  let failure = null;
   const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (have + value.byteLength > bytes.length) {
-      await reader.cancel();
-      return { ok: true, ranged: true, blob: new Blob([bytes, value]), sha256: "", remote };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (have + value.byteLength > bytes.length) {
+        await reader.cancel();
+        return { ok: true, ranged: true, cut: false, blob: new Blob([bytes, value]), sha256: "", remote };
+      }
+      bytes.set(value, have);
+      have += value.byteLength;
+      progress.add(value.byteLength);
     }
-    bytes.set(value, have);
-    have += value.byteLength;
-    progress.add(value.byteLength);
+  } catch (error) {
+    failure = error; // keep what arrived
   }
   progress.flush();
   const view = bytes.subarray(0, have);
-  return { ok: true, ranged: true, blob: new Blob([view]), sha256: await sha256Hex(view), remote };
+  const blob = new Blob([view]);
+  if (failure) {
+    const aborted = failure?.name === "AbortError" || Boolean(signal?.aborted);
+    const message = String(failure?.message || failure);
+    return { ok: true, ranged: true, cut: true, aborted, message, blob, remote };
+  }
+  return { ok: true, ranged: true, cut: false, blob, sha256: await sha256Hex(view), remote };
 }
 
 /**

@@ -25,6 +25,7 @@ from ..cache import (
     RemoteFile,
     RemoteInfo,
     StorageEstimate,
+    TransferCut,
 )
 from .blobs import checked_fetch
 from .jsinterop import error_fields, field, glue
@@ -90,7 +91,11 @@ class FetchRemote(RemoteFile):
             progress.destroy()
         if not result.ranged:
             raise RangeUnsupported
-        return FetchedChunk(result.blob, str(result.sha256), _remote(result.remote))
+        remote = _remote(result.remote)
+        if result.cut:
+            message = f"The connection broke off: {result.message}."
+            raise TransferCut(message, result.blob, remote, aborted=bool(result.aborted))
+        return FetchedChunk(result.blob, str(result.sha256), remote)
 
     async def stream_chunks(
         self,
