@@ -463,6 +463,7 @@ class ModelCache:
                 ) from None
             on_notice(str(changed))
             record.chunk_sha256 = [None] * len(record.chunk_sha256)
+            record.partial_chunks = {}
             record.etag = record.last_modified = None
             await self._save(record)
             meter.done = 0
