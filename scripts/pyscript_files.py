@@ -1,7 +1,8 @@
 """Rewrite web/pyscript.json's "files" map from the package tree (run after adding a module).
 
 It ships every module but the ones that never run in the page: ``python -m localwebai``'s
-``__main__.py`` and the ``localwebai.tooling`` package (command line, site build).
+``__main__.py``, the ``localwebai.tooling`` package (command line, site build) and the
+``localwebai.native`` runtime (llama.cpp in CPython).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "web" / "pyscript.json"
-NOT_SHIPPED = ("localwebai/__main__.py", "localwebai/tooling/")
+NOT_SHIPPED = ("localwebai/__main__.py", "localwebai/tooling/", "localwebai/native/")
 
 
 def files_map() -> dict[str, str]:

@@ -1,9 +1,14 @@
-"""What the browser offers the engine, and the choices that follow from it (threads, backend)."""
+"""What the browser (or, natively, this machine) offers the engine, and the choices that follow
+from it (threads, backend, memory limit)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+NATIVE_BUILD = "native"
+"""The engine build name of the native runtime (llama.cpp through llama-cpp-python)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,27 @@ class Environment:
     """The build for WebGPU: wllama's "default" (or "compat" where JSPI or memory64 is missing)."""
     force_cpu: bool = False
     """The user's "CPU only" toggle: WebGPU is not tried even when usable."""
+    native: bool = False
+    """CPython on native llama.cpp, not a browser: all cores, no wasm limit, GPU layers only
+    when asked for (``LoadChoices.n_gpu_layers``)."""
+
+    @classmethod
+    def for_native(cls, threads: int | None = None) -> Environment:
+        """This machine for the native runtime: ``os.cpu_count()`` threads, the CPU by default,
+        and its physical memory when the OS says."""
+        return cls(
+            cross_origin_isolated=False,
+            shared_array_buffer=False,
+            hardware_concurrency=max(1, threads or os.cpu_count() or 1),
+            simd=True,
+            jspi=False,
+            memory64=True,
+            webgpu=WebGPUInfo(available=False, reason="native runtime"),
+            device_memory_gib=_physical_memory_gib(),
+            cpu_engine_build=NATIVE_BUILD,
+            gpu_engine_build=NATIVE_BUILD,
+            native=True,
+        )
 
     @classmethod
     def from_probe(cls, probe: dict[str, Any]) -> Environment:
@@ -82,7 +108,7 @@ class Environment:
 
     @property
     def can_use_threads(self) -> bool:
-        return self.cross_origin_isolated and self.shared_array_buffer
+        return self.native or (self.cross_origin_isolated and self.shared_array_buffer)
 
     @property
     def threads(self) -> int:
@@ -103,9 +129,14 @@ class Environment:
         return self.gpu_engine_build if self.use_gpu else self.cpu_engine_build
 
     @property
+    def gpu_name(self) -> str:
+        """What GPU layers run on: WebGPU in the page, the build's GPU backend natively."""
+        return "GPU" if self.native else "WebGPU"
+
+    @property
     def why_cpu(self) -> str:
-        """Why the GPU is not used (empty when it is)."""
-        if self.use_gpu:
+        """Why the GPU is not used (empty when it is, or natively, where it is a choice)."""
+        if self.use_gpu or self.native:
             return ""
         return "CPU only chosen" if self.force_cpu else f"WebGPU unused: {self.webgpu.why_not}"
 
@@ -116,6 +147,9 @@ class Environment:
 
     def summary(self) -> str:
         """One line for the page header."""
+        if self.native:
+            plural = "s" if self.threads != 1 else ""
+            return f"{self.threads} thread{plural} · {self.backend} · {NATIVE_BUILD} build"
         isolation = "cross-origin isolated" if self.cross_origin_isolated else "not isolated"
         backend = self.backend
         if not self.use_gpu:
@@ -128,6 +162,15 @@ class Environment:
             f"{self.engine_build} wasm build",
         ]
         return " · ".join(parts)
+
+
+def _physical_memory_gib() -> float | None:
+    """RAM in GiB from ``sysconf`` (None where the OS does not say, e.g. Windows)."""
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return _positive_number(pages * page_size / (1 << 30))
 
 
 def _positive_number(value: Any) -> float | None:

@@ -17,8 +17,10 @@ The engine (llama.cpp compiled to wasm32) keeps everything in one WebAssembly me
 
 The sum must stay under ``WASM_MEMORY_LIMIT`` (wasm32 addresses 4 GiB at most) and, when the
 caller knows the device's RAM (``navigator.deviceMemory``), under ``DEVICE_MEMORY_FRACTION``
-of it. When it does not fit, :attr:`MemoryEstimate.suggested_n_ctx` is the largest power-of-two
-context (at least ``MIN_SUGGESTED_N_CTX``) that would.
+of it. Natively (``in_browser=False``: llama.cpp in CPython) there is no wasm limit, and the
+model may use ``NATIVE_MEMORY_FRACTION`` of the machine's RAM. When it does not fit,
+:attr:`MemoryEstimate.suggested_n_ctx` is the largest power-of-two context (at least
+``MIN_SUGGESTED_N_CTX``) that would.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ COMPUTE_FIXED_BYTES: Final = 64 * MiB
 DEVICE_MEMORY_FRACTION: Final = 0.5
 """Share of the device's RAM one tab can expect: the OS, the browser, other tabs and the copy of
 the file the page holds while loading need the rest."""
+NATIVE_MEMORY_FRACTION: Final = 0.9
+"""Share of the RAM a native process can expect (no browser, no other tabs)."""
 MIN_SUGGESTED_N_CTX: Final = 512
 """Smaller contexts are too short for a conversation; no suggestion goes below this."""
 
@@ -58,11 +62,12 @@ class MemoryEstimate:
     kv_cache_bytes: int
     compute_bytes: int
     total_bytes: int
-    wasm_limit_bytes: int
+    wasm_limit_bytes: int | None
+    """``WASM_MEMORY_LIMIT`` in the browser; ``None`` natively."""
     device_limit_bytes: int | None
     """``DEVICE_MEMORY_FRACTION`` of the device's RAM; ``None`` when unknown."""
     fits: bool
-    """Under the wasm limit and, when known, under the device limit."""
+    """Under the wasm limit (in the browser) and, when known, under the device limit."""
     suggested_n_ctx: int | None
     """When it does not fit: the largest power-of-two context (>= 512, < ``n_ctx``) that would;
     ``None`` when it fits or when no such context exists."""
@@ -70,20 +75,19 @@ class MemoryEstimate:
     """Hyper-parameters the file lacks; the KV cache and compute parts are then underestimated."""
 
     @property
-    def limit_bytes(self) -> int:
-        """The binding limit: the smaller of the wasm and device limits."""
-        if self.device_limit_bytes is None:
-            return self.wasm_limit_bytes
-        return min(self.wasm_limit_bytes, self.device_limit_bytes)
+    def limit_bytes(self) -> int | None:
+        """The binding limit: the smaller of the wasm and device limits (None: neither)."""
+        return _smaller(self.wasm_limit_bytes, self.device_limit_bytes)
 
     def message(self) -> str:
         """One or two sentences for the user."""
         need = format_bytes(self.total_bytes)
+        if self.limit_bytes is None:
+            return f"Needs about {need} with a {self.n_ctx:,}-token context (memory unknown)."
         limit = format_bytes(self.limit_bytes)
         where = (
             "this device's memory"
-            if self.device_limit_bytes is not None
-            and self.device_limit_bytes < self.wasm_limit_bytes
+            if self.limit_bytes == self.device_limit_bytes
             else "the browser's 4 GiB WebAssembly limit"
         )
         unknown = (
@@ -160,13 +164,22 @@ def _total(spec: ModelSpecification, n_ctx: int) -> tuple[int, int, int]:
     return kv, compute, spec.tensor_data_size + kv + compute
 
 
+def _smaller(a: int | None, b: int | None) -> int | None:
+    known = [x for x in (a, b) if x is not None]
+    return min(known) if known else None
+
+
 def estimate_memory(
-    spec: ModelSpecification, n_ctx: int, *, device_memory_gib: float | None = None
+    spec: ModelSpecification,
+    n_ctx: int,
+    *,
+    device_memory_gib: float | None = None,
+    in_browser: bool = True,
 ) -> MemoryEstimate:
     """Estimate the memory for context size ``n_ctx``.
 
     ``device_memory_gib`` is ``navigator.deviceMemory`` when the browser gives it (GiB of RAM,
-    rounded down to a power of two and capped at 8 by the browser).
+    rounded down to a power of two and capped at 8 by the browser), natively the machine's RAM.
     """
     if isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx < 1:
         raise ParameterError(f"The context size must be a positive whole number, not {n_ctx!r}.")
@@ -180,12 +193,14 @@ def estimate_memory(
             raise ParameterError(
                 f"The device memory must be a positive number of GiB, not {device_memory_gib!r}."
             )
-        device_limit = int(device_memory_gib * GiB * DEVICE_MEMORY_FRACTION)
-    limit = WASM_MEMORY_LIMIT if device_limit is None else min(WASM_MEMORY_LIMIT, device_limit)
+        fraction = DEVICE_MEMORY_FRACTION if in_browser else NATIVE_MEMORY_FRACTION
+        device_limit = int(device_memory_gib * GiB * fraction)
+    wasm_limit = WASM_MEMORY_LIMIT if in_browser else None
+    limit = _smaller(wasm_limit, device_limit)
     kv, compute, total = _total(spec, n_ctx)
-    fits = total <= limit
+    fits = limit is None or total <= limit
     suggested = None
-    if not fits:
+    if limit is not None and not fits:
         candidate = 1 << (n_ctx.bit_length() - 1)  # largest power of two <= n_ctx
         if candidate == n_ctx:
             candidate //= 2
@@ -200,7 +215,7 @@ def estimate_memory(
         kv_cache_bytes=kv,
         compute_bytes=compute,
         total_bytes=total,
-        wasm_limit_bytes=WASM_MEMORY_LIMIT,
+        wasm_limit_bytes=wasm_limit,
         device_limit_bytes=device_limit,
         fits=fits,
         suggested_n_ctx=suggested,

@@ -45,8 +45,12 @@ class ModelInspection:
     header: GGUFHeader
     spec: ModelSpecification
 
-    def memory(self, n_ctx: int, device_memory_gib: float | None = None) -> MemoryEstimate:
-        return estimate_memory(self.spec, n_ctx, device_memory_gib=device_memory_gib)
+    def memory(
+        self, n_ctx: int, device_memory_gib: float | None = None, in_browser: bool = True
+    ) -> MemoryEstimate:
+        return estimate_memory(
+            self.spec, n_ctx, device_memory_gib=device_memory_gib, in_browser=in_browser
+        )
 
     def metadata_rows(self) -> list[tuple[str, str, str]]:
         """(key, type, value as text) for every metadata entry, in file order."""

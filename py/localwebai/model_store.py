@@ -62,9 +62,14 @@ def file_name_of(url: str) -> str:
 class ModelStore:
     """Where model bytes come from: the cache, the network, or a local file."""
 
-    def __init__(self, cache: ModelCache, model_bytes: ModelBytes) -> None:
+    def __init__(
+        self, cache: ModelCache, model_bytes: ModelBytes, import_files: bool = True
+    ) -> None:
         self.cache = cache
         self.bytes = model_bytes
+        self.import_files = import_files
+        """Copy local files into the cache (the page: a picked File is gone after a reload;
+        natively the file stays where it is, so it is loaded in place)."""
 
     async def _record(self, source: ModelSource) -> ModelRecord | None:
         if source.cached_id is not None:
@@ -126,7 +131,8 @@ class ModelStore:
             on_progress(LoadProgress(LoadStage.CHECKING_CACHE, note=text))
 
         if source.file is not None:
-            await self._import(source, inspection, signal, on_progress)
+            if self.import_files:
+                await self._import(source, inspection, signal, on_progress)
             return source.file
         on_progress(LoadProgress(LoadStage.CHECKING_CACHE))
         record = await self._record(source)

@@ -118,7 +118,7 @@ class LlamaRunner:
         """The loaded model's name (from its header, else its source's label)."""
         self.engine_info: EngineInfo | None = None
         self.backend = ""
-        """What the loaded model runs on: "WebGPU", or "CPU" with the reason."""
+        """What the loaded model runs on: "WebGPU" (natively "GPU"), or "CPU" with the reason."""
         self.embedder: EmbeddingEngine | None = None
         self._reply: AbortHandle | None = None
 
@@ -195,7 +195,9 @@ class LlamaRunner:
             on_progress(LoadProgress(LoadStage.READING_HEADER))
             inspection = await self.inspect(source, signal)
         params = params or self.load_params(inspection)
-        estimate = inspection.memory(params.n_ctx, self.environment.device_memory_gib)
+        estimate = inspection.memory(
+            params.n_ctx, self.environment.device_memory_gib, in_browser=not self.environment.native
+        )
         if not estimate.fits:
             raise ModelTooLargeError(f"Not loaded: {estimate.message()}")
         blob = await self.store.open(source, inspection, signal, on_progress)
@@ -216,9 +218,9 @@ class LlamaRunner:
         try:
             info = await self.engine.load(blob, params)
         except EngineError as error:
-            self.backend = f"CPU (WebGPU failed: {error})"
+            self.backend = f"CPU ({self.environment.gpu_name} failed: {error})"
             return await self.engine.load(blob, replace(params, n_gpu_layers=0))
-        self.backend = "WebGPU"
+        self.backend = self.environment.gpu_name
         return info
 
     async def load_embedding_model(

@@ -1,5 +1,5 @@
 """The architecture's rules, checked: a pure core, a page config that ships every module the page
-runs, and site tooling that the page never gets."""
+runs, and site tooling and the native runtime, which the page never gets."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "py" / "localwebai"
 TOOLING = PACKAGE / "tooling"
+NATIVE = PACKAGE / "native"
 ENTRY_POINT = PACKAGE / "__main__.py"
 JS_MODULES = {"js", "pyodide", "pyscript"}
+NATIVE_ENGINE = "llama_cpp"
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -44,14 +46,22 @@ def is_tooling(path: Path) -> bool:
     return path == ENTRY_POINT or path.is_relative_to(TOOLING)
 
 
+def is_native(path: Path) -> bool:
+    return path.is_relative_to(NATIVE)
+
+
 def shipped_modules() -> list[Path]:
-    """What the page runs: every module of the package but the tooling and ``__main__.py``."""
-    return [p for p in sorted(PACKAGE.rglob("*.py")) if not is_tooling(p)]
+    """What the page runs: every module of the package but the tooling, ``__main__.py`` and
+    the native runtime."""
+    return [p for p in sorted(PACKAGE.rglob("*.py")) if not (is_tooling(p) or is_native(p))]
 
 
 def core_modules() -> list[Path]:
-    """Every module of the package but its binding layer (browser/), subpackages included."""
-    return sorted(p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] != "browser")
+    """Every module of the package but its bindings (browser/, native/), subpackages included."""
+    bindings = {"browser", "native"}
+    return sorted(
+        p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in bindings
+    )
 
 
 def test_core_modules_import_no_js() -> None:
@@ -67,23 +77,42 @@ def test_core_does_not_import_the_binding_layer() -> None:
         assert not {m for m in modules if m.startswith("localwebai.browser")}, path.name
 
 
-def test_pyscript_config_ships_every_module_but_the_tooling() -> None:
+def test_only_the_native_runtime_imports_llama_cpp() -> None:
+    users = {
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if NATIVE_ENGINE in imported_roots(p)
+    }
+    assert users == {"native/engine.py", "native/embedder.py"}
+
+
+def test_native_runtime_imports_no_js_nor_the_browser_bindings() -> None:
+    native = sorted(NATIVE.rglob("*.py"))
+    assert {p.name for p in native} >= {"runtime.py", "engine.py", "cache_store.py", "cli.py"}
+    for path in native:
+        assert not imported_roots(path) & JS_MODULES, path.name
+        assert not {m for m in imported_modules(path) if m.startswith("localwebai.browser")}
+
+
+def test_pyscript_config_ships_every_module_but_the_tooling_and_native() -> None:
     config = json.loads((REPO / "web" / "pyscript.json").read_text())
     shipped = set(config["files"])
     modules = {f"./py/{p.relative_to(REPO / 'py').as_posix()}" for p in shipped_modules()}
     assert shipped == modules
     assert "./py/localwebai/browser/app.py" in shipped
     assert not {s for s in shipped if "/tooling/" in s or s.endswith("/__main__.py")}
+    assert not {s for s in shipped if "/native/" in s}
     for source, target in config["files"].items():
         assert target == "." + source.removeprefix("./py")  # ./py/localwebai/x → ./localwebai/x
     assert config["interpreter"] == "./vendor/pyodide/pyodide.mjs"
     assert (REPO / "web" / config["interpreter"]).is_file()
 
 
-def test_nothing_shipped_imports_the_tooling() -> None:
+def test_nothing_shipped_imports_the_tooling_or_native() -> None:
+    unshipped = ("localwebai.tooling", "localwebai.native")
     offenders = {
         p.relative_to(PACKAGE).as_posix(): sorted(
-            m for m in imported_modules(p) if m.startswith("localwebai.tooling")
+            m for m in imported_modules(p) if m.startswith(unshipped)
         )
         for p in shipped_modules()
     }

@@ -2,6 +2,7 @@
 ``run`` handles the parsed arguments and returns the exit status.
 
     python -m localwebai build OUT/ [--models DIR] [--host-sends-headers]
+    python -m localwebai run | chat | pull ...   (the native runtime: localwebai.native.cli)
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..native.cli import add_native_commands
 from ..spec import format_bytes
 from .build import BuildError, build
 
@@ -50,5 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localwebai", description="LocalWebAI tools.")
     commands = parser.add_subparsers(dest="command", required=True)
     add_build_command(commands)
+    add_native_commands(commands)
     args = parser.parse_args(argv)
     return args.run(args)

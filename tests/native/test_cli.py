@@ -1,0 +1,95 @@
+"""``python -m localwebai run`` and ``pull`` as a person runs them: in a subprocess, with
+serve.py (in a thread, on 127.0.0.1) as the model server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from localwebai.cache import CHUNK_SIZE
+
+from tests.support.models import MODELS_DIR, REPO
+from tests.support.server import SLOW_PREFIX, MisbehavingHandler, serve_py
+
+GREEDY = json.loads((REPO / "tests" / "data" / "tiny_llama_greedy.json").read_text())
+SMOLLM2 = MODELS_DIR / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def localwebai(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "localwebai", *map(str, args)]
+
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO / "py")}
+
+
+def test_run_prints_the_greedy_reference_text(tmp_path: Path) -> None:
+    tiny = MODELS_DIR / GREEDY["model_file"]
+    if not tiny.is_file():
+        pytest.skip("the tiny model is missing: run scripts/make_test_models.py")
+    options = ["--temperature", "0", "--max-tokens", "16", "--cache-dir", tmp_path]
+    command = localwebai("run", tiny, GREEDY["prompt"], *options)
+    done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.removesuffix("\n")
+    assert len(text) > 16 and GREEDY["generated_text"].startswith(text)
+    assert "16 tokens" in done.stderr and "stopped: length" in done.stderr
+
+
+class RecordingHandler(MisbehavingHandler):
+    """serve.py's handler that notes every Range it was asked for."""
+
+    ranges: ClassVar[list[str]] = []
+
+    def _serve(self, send_body: bool) -> None:
+        self.ranges.append(self.headers.get("Range") or "")
+        super()._serve(send_body)
+
+
+def chunk_marks(cache: Path) -> list[str | None]:
+    records = list(cache.glob("url-*/record.json"))
+    if not records:
+        return []
+    try:
+        return json.loads(records[0].read_text())["chunk_sha256"]
+    except (OSError, ValueError):
+        return []
+
+
+def test_pull_killed_mid_download_fetches_only_the_missing_chunks_again(tmp_path: Path) -> None:
+    if not SMOLLM2.is_file():
+        pytest.skip("SmolLM2 is missing: run scripts/make_test_models.py")
+    cache = tmp_path / "cache"
+    with serve_py(MODELS_DIR, RecordingHandler) as server:
+        url = f"{server.url}{SLOW_PREFIX.lstrip('/')}models/{SMOLLM2.name}"
+        pull = localwebai("pull", url, "--cache-dir", cache)
+        first = subprocess.Popen(pull, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not any(chunk_marks(cache)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        first.kill()
+        first.communicate()
+        kept = chunk_marks(cache)
+        assert any(kept) and not all(kept), kept  # interrupted mid-download
+        RecordingHandler.ranges.clear()
+        done = subprocess.run(pull, env=ENV, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert all(chunk_marks(cache))
+    size, chunk = SMOLLM2.stat().st_size, CHUNK_SIZE
+    for index, mark in enumerate(kept):
+        start = index * chunk
+        fetched = f"bytes={start}-{min(start + chunk, size) - 1}" in RecordingHandler.ranges
+        assert fetched == (mark is None), (index, kept, RecordingHandler.ranges)
+    [model] = list(cache.glob("url-*/model.gguf"))
+    assert sha256(model) == sha256(SMOLLM2)
+    assert str(model) in done.stdout

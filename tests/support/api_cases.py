@@ -1,0 +1,251 @@
+"""The runner API's behaviour, written once for every backend: plain async functions over a
+runner and a locator, asserting with plain ``assert`` and returning what they saw.
+
+CPython runs them on the native runner (tests/native/test_api.py); a page can run the same
+functions on the browser runner: this module imports only the standard library and the
+``localwebai`` core, and the reference data comes in as arguments (the page reads no files).
+
+``locate(name)`` turns a test model's file name (``TINY``, ``SMOLLM2``, ``MINILM``) into a
+``ModelSource``: a local file or a URL natively, a URL on the test server in the page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from localwebai.embeddings import cosine_similarity
+from localwebai.errors import BusyError, ContextFullError
+from localwebai.params import GenerationParams, LoadChoices
+from localwebai.runner import LlamaRunner
+from localwebai.sources import ModelSource
+from localwebai.tools import tool
+
+TINY = "tiny-llama.gguf"
+SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MINILM = "all-MiniLM-L6-v2.F16.gguf"
+Locate = Callable[[str], ModelSource]
+
+
+async def load(runner: LlamaRunner, locate: Locate, name: str, n_ctx: int = 1024) -> None:
+    source = locate(name)
+    inspection = await runner.inspect(source)
+    params = runner.load_params(inspection, LoadChoices(n_ctx=n_ctx))
+    await runner.load_model(source, params, inspection=inspection)
+
+
+async def greedy_generation(
+    runner: LlamaRunner, locate: Locate, reference: dict[str, Any]
+) -> dict[str, Any]:
+    """Greedy tokens equal native llama.cpp's (tests/data/tiny_llama_greedy.json), streamed,
+    awaited and by callback alike."""
+    await load(runner, locate, TINY)
+    pieces: list[str] = []
+    completed: list[Any] = []
+    generation = runner.generate(
+        reference["prompt"],
+        GenerationParams(max_tokens=reference["n_predict"], temperature=0),
+        on_complete=completed.append,
+    )
+    async for piece in generation:
+        pieces.append(piece)
+    result = generation.result
+    seen = {
+        "text": result.text,
+        "joined": "".join(pieces),
+        "stop": result.stop_reason.value,
+        "generated": result.timings.generated_tokens,
+        "callback": completed[0].text,
+        "name": runner.metadata.name if runner.metadata else None,
+    }
+    assert seen["text"] == reference["generated_text"], seen
+    assert seen["joined"] == seen["text"] == seen["callback"]
+    assert seen["generated"] == reference["n_predict"]
+    assert seen["stop"] == "length"
+    assert seen["name"] == "LocalWebAI tiny llama"
+    return seen
+
+
+async def abort_then_generate_again(runner: LlamaRunner, locate: Locate) -> dict[str, Any]:
+    """``abort()`` mid-reply ends it as "aborted"; the model stays usable."""
+    await load(runner, locate, TINY)
+    long = runner.generate("Once upon a time", GenerationParams(max_tokens=4000, temperature=0))
+    pieces = 0
+    async for _ in long:
+        pieces += 1
+        if pieces == 10:
+            runner.abort()
+    again = await runner.generate("Hello", GenerationParams(max_tokens=8, temperature=0))
+    seen = {
+        "stop": long.result.stop_reason.value,
+        "generated": long.result.timings.generated_tokens,
+        "again_stop": again.stop_reason.value,
+        "again_text": again.text,
+    }
+    assert seen["stop"] == "aborted", seen
+    assert 10 <= seen["generated"] < 4000
+    assert seen["again_stop"] in ("length", "end") and seen["again_text"]
+    return seen
+
+
+async def second_reply_refused(runner: LlamaRunner, locate: Locate) -> dict[str, Any]:
+    """One reply at a time: a second one while the first runs is a ``BusyError``."""
+    await load(runner, locate, TINY)
+    first = runner.generate("Once upon a time", GenerationParams(max_tokens=24, temperature=0))
+    second = runner.generate("Hello", GenerationParams(max_tokens=4, temperature=0))
+    refused = ""
+    try:
+        await second
+    except BusyError as error:
+        refused = str(error)
+    seen = {"refused": refused, "first": (await first).stop_reason.value}
+    assert "still being generated" in seen["refused"]
+    assert seen["first"] == "length"
+    return seen
+
+
+async def full_context(runner: LlamaRunner, locate: Locate) -> dict[str, Any]:
+    """A reply that fills the context stops as "context_full"; a prompt longer than the
+    context is a ``ContextFullError``; the model stays usable."""
+    await load(runner, locate, TINY, n_ctx=128)
+    greedy = GenerationParams(max_tokens=1000, temperature=0)
+    full = await runner.generate("Once upon a time", greedy)
+    error = ""
+    try:
+        await runner.generate("word " * 300, GenerationParams(max_tokens=4))
+    except ContextFullError as e:
+        error = str(e)
+    after = await runner.generate("Hello", GenerationParams(max_tokens=4, temperature=0))
+    t = full.timings
+    seen = {
+        "stop": full.stop_reason.value,
+        "used": t.prompt_tokens + t.cached_tokens + t.generated_tokens,
+        "error": error,
+        "after": after.stop_reason.value,
+    }
+    assert seen["stop"] == "context_full", seen
+    assert seen["used"] >= 127
+    assert "no longer fits in the model's context window" in seen["error"]
+    assert seen["after"] == "length"
+    return seen
+
+
+async def chat_keeps_context(runner: LlamaRunner, locate: Locate) -> dict[str, Any]:
+    """SmolLM2 remembers the first turn, and the second turn evaluates only its new tokens."""
+    await load(runner, locate, SMOLLM2)
+    chat = runner.chat_session()
+    params = GenerationParams(max_tokens=24, temperature=0)
+    first = await chat.ask("My name is Ada. Please remember it.", params)
+    second = await chat.ask("What is my name?", params)
+    t1, t2 = first.timings, second.timings
+    seen = {
+        "first": first.text,
+        "second": second.text,
+        "t1": [t1.prompt_tokens, t1.cached_tokens, t1.generated_tokens],
+        "t2": [t2.prompt_tokens, t2.cached_tokens],
+        "turns": len(chat.messages),
+        "template": runner.chat_template_name,
+    }
+    assert "Ada" in seen["second"], seen
+    assert seen["turns"] == 4
+    assert seen["template"] == "the model's own"
+    prompt1, cached1, generated1 = seen["t1"]
+    prompt2, cached2 = seen["t2"]
+    assert cached1 == 0
+    assert cached2 >= prompt1 + generated1 - 2  # the whole first turn comes from the KV cache...
+    total2 = prompt2 + cached2  # ...so only the new message and its markers are evaluated
+    assert prompt2 <= total2 - (prompt1 + generated1) + 2
+    assert prompt2 < prompt1
+    return seen
+
+
+async def json_schema_and_stop_strings(runner: LlamaRunner, locate: Locate) -> dict[str, Any]:
+    """A JSON-schema reply parses and validates; a stop string ends a reply before it."""
+    await load(runner, locate, SMOLLM2)
+    schema = {
+        "type": "object",
+        "required": ["name", "age"],
+        "properties": {"name": {"type": "string", "maxLength": 20}, "age": {"type": "integer"}},
+    }
+    chat = runner.chat_session()
+    value, reply = await chat.ask_json(
+        "Describe a person called Ada who is 36 years old, as JSON.",
+        schema,
+        GenerationParams(max_tokens=40, temperature=0),
+    )
+    counted = await runner.generate(
+        "Count: 1, 2, 3,", GenerationParams(max_tokens=20, temperature=0, stop=(" 6",))
+    )
+    free = await runner.generate("Count: 1, 2, 3,", GenerationParams(max_tokens=8, temperature=0))
+    seen = {
+        "value": value,
+        "text": reply.text,
+        "stopped": counted.text,
+        "stop": counted.stop_reason.value,
+        "free": free.text,
+    }
+    assert seen["value"] == {"name": "Ada", "age": 36}, seen
+    assert json.loads(seen["text"]) == seen["value"]
+    assert " 6" in seen["free"]  # without the stop string the model goes on past 5
+    assert seen["stopped"] == seen["free"].split(" 6")[0]
+    assert seen["stop"] == "end"
+    return seen
+
+
+async def tool_call_round_trip(runner: LlamaRunner, locate: Locate) -> dict[str, Any]:
+    """A forced tool call runs the Python function and the answer uses its result."""
+    await load(runner, locate, SMOLLM2)
+    called: list[str] = []
+    weather = {"city": "Paris", "sky": "sunny", "celsius": 21}
+
+    @tool
+    def get_weather(city: str) -> dict:
+        "Current weather of a city."
+        called.append(city)
+        return {**weather, "city": city}
+
+    chat = runner.chat_session(tools=[get_weather])
+    outcome = await chat.ask_with_tools(
+        "What is the weather in Paris?",
+        GenerationParams(max_tokens=40, temperature=0),
+        max_steps=1,
+        tool_choice="required",
+    )
+    seen = {
+        "seen": called,
+        "calls": [[c.name, c.arguments, c.result] for c in outcome.calls],
+        "fed_back": [m.content for m in chat.messages if m.role == "user"][-1],
+        "answer": outcome.text,
+        "turns": len(chat.messages),
+    }
+    assert seen["seen"] == ["Paris"], seen
+    assert seen["calls"] == [["get_weather", {"city": "Paris"}, weather]]
+    assert seen["fed_back"].startswith("Tool get_weather returned:")
+    assert '"sunny"' in seen["fed_back"]
+    assert seen["turns"] == 4
+    assert "sunny" in seen["answer"].lower()
+    return seen
+
+
+async def embeddings_match_reference(
+    runner: LlamaRunner, locate: Locate, reference: dict[str, Any]
+) -> dict[str, Any]:
+    """all-MiniLM vectors point where native llama.cpp's do (tests/data/minilm_embeddings.json:
+    sentences, unit vectors, their cosines), beside the chat model."""
+    await runner.load_embedding_model(locate(MINILM))
+    vectors = await runner.embed(reference["sentences"])
+    pairs = zip(vectors, reference["embeddings"], strict=True)
+    alignment = [cosine_similarity(vector, expected) for vector, expected in pairs]
+    size = len(vectors)
+    cosine = [[cosine_similarity(vectors[i], vectors[j]) for j in range(size)] for i in range(size)]
+    seen = {"dimension": len(vectors[0]), "alignment": alignment, "cosine": cosine}
+    assert seen["dimension"] == len(reference["embeddings"][0]) == 384
+    assert min(alignment) > 0.999, seen
+    for i, j in reference["similar_pairs"]:
+        assert cosine[i][j] > 0.6
+    for i, j in reference["unrelated_pairs"]:
+        assert cosine[i][j] < 0.2
+    for row, expected in zip(cosine, reference["cosine"], strict=True):
+        assert all(abs(a - b) < 0.01 for a, b in zip(row, expected, strict=True)), cosine
+    return seen
