@@ -35,8 +35,10 @@ from ..cache import (
     RemoteInfo,
     StorageEstimate,
     StorageFullError,
+    TransferCut,
     url_model_id,
 )
+from ..errors import AbortedError, NetworkError
 from .blobs import PIECE, FileBlobOps, FileRegion, copy_body, open_url, remote_info
 
 RECORD = "record.json"
@@ -116,9 +118,10 @@ class FileChunkStore(ChunkStore):
         return FileRegion(self.model_path(model_id), start, min(start + chunk_size, size))
 
     async def put_chunk(self, model_id: str, index: int, blob: FileRegion) -> None:
-        """Downloaded chunks were written in place already; anything else is copied there."""
+        """Downloaded chunks (and the first parts of cut ones) were written in place already;
+        anything else is copied there."""
         target = self.region(model_id, index)
-        if blob == target:
+        if (blob.path, blob.start) == (target.path, target.start):
             return
         try:
             await asyncio.to_thread(_copy_region, blob, target)
@@ -172,14 +175,25 @@ class HttpRemote(RemoteFile):
             if response.status != 206:
                 raise RangeUnsupported
             path = self._target(url)
+            received = 0
+
+            def count(n: int) -> None:
+                nonlocal received
+                received += n
+                on_bytes(n)
+
             try:
                 with path.open("r+b") as out:
                     out.seek(start)
                     written, digest = await copy_body(
-                        response, out, end - start, url, signal, on_bytes
+                        response, out, end - start, url, signal, count
                     )
             except OSError as error:
                 raise _write_error(path, error) from None
+            except (NetworkError, AbortedError) as error:  # what arrived is in place: keep it
+                part = FileRegion(path, start, start + received)
+                aborted = isinstance(error, AbortedError)
+                raise TransferCut(str(error), part, remote_info(response), aborted) from None
             region = FileRegion(path, start, start + written)
             return FetchedChunk(region, digest, remote_info(response))
 
