@@ -29,7 +29,7 @@ Case = Callable[..., Awaitable[dict[str, Any]]]
 def local_file(name: str) -> ModelSource:
     path = MODELS_DIR / name
     if not path.is_file():
-        pytest.skip(f"{name} is missing: run scripts/make_test_models.py")
+        pytest.fail(f"{name} is missing: run scripts/make_test_models.py")
     return ModelSource.from_file(FileRegion.whole(path), name)
 
 
