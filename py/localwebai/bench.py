@@ -8,11 +8,13 @@ median over repetitions, ratios and the text table are computed the same way eve
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from .errors import ParameterError
-from .generation import Timings
+from .generation import GenerationResult, OnText, Timings
+from .params import GenerationParams
 
 GENERATED_TOKENS = 64
 WARMUP_TOKENS = 4
@@ -48,6 +50,34 @@ def parse_runs(text: str) -> int:
     if not 1 <= runs <= MAX_RUNS:
         raise ParameterError(f"Runs must be between 1 and {MAX_RUNS}, not {runs}.")
     return runs
+
+
+class Completer(Protocol):
+    """What a benchmark runs on: ``LlamaRunner`` (one reply at a time, its busy guard held)."""
+
+    def stream_completion(
+        self, prompt: str, params: GenerationParams, on_text: OnText
+    ) -> Awaitable[GenerationResult]: ...
+
+
+def _ignore_text(_piece: str) -> None:
+    """Benchmark output is not shown."""
+
+
+async def measure(runner: Completer, runs: int, on_status: Callable[[str], None]) -> list[Timings]:
+    """A short warm-up, then ``runs`` greedy completions of the pp prompt, each generating
+    ``GENERATED_TOKENS``: the engine's timings of each (the panel and ``python -m localwebai
+    bench`` alike)."""
+    on_status("Warming up…")
+    warmup = GenerationParams(max_tokens=WARMUP_TOKENS, temperature=0)
+    await runner.stream_completion("Warm up.", warmup, _ignore_text)
+    params = GenerationParams(max_tokens=GENERATED_TOKENS, temperature=0)
+    timings: list[Timings] = []
+    for run in range(runs):
+        on_status(f"Run {run + 1} of {runs}…")
+        result = await runner.stream_completion(bench_prompt(run), params, _ignore_text)
+        timings.append(result.timings)
+    return timings
 
 
 def median(values: Iterable[float]) -> float:

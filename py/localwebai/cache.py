@@ -331,6 +331,15 @@ class ModelRecord:
         return record
 
 
+def describe_record(record: ModelRecord) -> str:
+    """One line: quantization, size, completeness, last use (parts the record knows)."""
+    spec = record.specification
+    parts = [spec.quantization or "", format_bytes(record.size), record.status()]
+    if record.last_used:
+        parts.append(f"last used {record.last_used.replace('T', ' ')[:16]}")
+    return " · ".join(part for part in parts if part)
+
+
 @dataclass
 class _Meter:
     """Bytes done across parallel chunk downloads, reported as progress."""

@@ -31,6 +31,7 @@ from .chat import DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_NAME, ChatSession
 from .environment import Environment
 from .errors import BusyError, EngineError, ModelNotLoadedError, ModelTooLargeError
 from .generation import Generation, GenerationResult, OnComplete, OnText
+from .memory import MemoryEstimate
 from .model_header import ModelInspection
 from .model_store import ModelStore
 from .params import DEFAULT_BATCH, DEFAULT_CONTEXT, GenerationParams, LoadChoices, LoadParams
@@ -169,6 +170,13 @@ class LlamaRunner:
         params = replace(params, **choices.overrides())
         return replace(params, n_gpu_layers=0) if self.force_cpu else params
 
+    def memory_estimate(self, inspection: ModelInspection, n_ctx: int) -> MemoryEstimate:
+        """What the model needs at ``n_ctx`` here, and whether it fits (the 4 GiB wasm limit
+        in the page, and the device's memory where it is known)."""
+        return inspection.memory(
+            n_ctx, self.environment.device_memory_gib, in_browser=not self.environment.native
+        )
+
     def _signal(self, signal: Any) -> Any:
         return signal if signal is not None else self._new_abort().signal
 
@@ -195,9 +203,7 @@ class LlamaRunner:
             on_progress(LoadProgress(LoadStage.READING_HEADER))
             inspection = await self.inspect(source, signal)
         params = params or self.load_params(inspection)
-        estimate = inspection.memory(
-            params.n_ctx, self.environment.device_memory_gib, in_browser=not self.environment.native
-        )
+        estimate = self.memory_estimate(inspection, params.n_ctx)
         if not estimate.fits:
             raise ModelTooLargeError(f"Not loaded: {estimate.message()}")
         blob = await self.store.open(source, inspection, signal, on_progress)

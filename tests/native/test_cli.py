@@ -36,7 +36,7 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO / "py")}
 def test_run_prints_the_greedy_reference_text(tmp_path: Path) -> None:
     tiny = MODELS_DIR / GREEDY["model_file"]
     if not tiny.is_file():
-        pytest.skip("the tiny model is missing: run scripts/make_test_models.py")
+        pytest.fail("the tiny model is missing: run scripts/make_test_models.py")
     options = ["--temperature", "0", "--max-tokens", "16", "--cache-dir", tmp_path]
     command = localwebai("run", tiny, GREEDY["prompt"], *options)
     done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=120)
@@ -68,7 +68,7 @@ def chunk_marks(cache: Path) -> list[str | None]:
 
 def test_pull_killed_mid_download_fetches_only_the_missing_chunks_again(tmp_path: Path) -> None:
     if not SMOLLM2.is_file():
-        pytest.skip("SmolLM2 is missing: run scripts/make_test_models.py")
+        pytest.fail("SmolLM2 is missing: run scripts/make_test_models.py")
     cache = tmp_path / "cache"
     with serve_py(MODELS_DIR, RecordingHandler) as server:
         url = f"{server.url}{SLOW_PREFIX.lstrip('/')}models/{SMOLLM2.name}"
@@ -93,3 +93,63 @@ def test_pull_killed_mid_download_fetches_only_the_missing_chunks_again(tmp_path
     [model] = list(cache.glob("url-*/model.gguf"))
     assert sha256(model) == sha256(SMOLLM2)
     assert str(model) in done.stdout
+
+
+def cli(*args: str | Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        localwebai(*args), env=ENV, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_inspect_shows_the_header_and_the_memory_estimate(tmp_path: Path) -> None:
+    done = cli(
+        "inspect", MODELS_DIR / GREEDY["model_file"], "--ctx", "512", "--cache-dir", tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    rows = dict(line.split(None, 1) for line in done.stdout.splitlines() if "  " in line)
+    assert rows["Name"].strip() == "LocalWebAI tiny llama"
+    assert "Memory: Needs about" in done.stdout and "512-token context; fits" in done.stdout
+    missing = cli("inspect", tmp_path / "nothing.gguf", "--cache-dir", tmp_path)
+    assert missing.returncode == 1 and "is not a file, an http(s) URL" in missing.stderr
+
+
+def test_run_with_a_json_schema_prints_json_that_follows_it(tmp_path: Path) -> None:
+    schema = {
+        "type": "object",
+        "required": ["name", "age"],
+        "properties": {"name": {"type": "string", "maxLength": 20}, "age": {"type": "integer"}},
+    }
+    (tmp_path / "person.json").write_text(json.dumps(schema))
+    options = [
+        "--json-schema",
+        tmp_path / "person.json",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "48",
+    ]
+    done = cli(
+        "run", SMOLLM2, "Ada is 36. Describe her as JSON.", *options, "--cache-dir", tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    value = json.loads(done.stdout)
+    assert set(value) == {"name", "age"} and isinstance(value["age"], int)
+
+
+def test_bench_prints_pp_and_tg_rows(tmp_path: Path) -> None:
+    done = cli("bench", MODELS_DIR / GREEDY["model_file"], "--runs", "1", "--cache-dir", tmp_path)
+    assert done.returncode == 0, done.stderr
+    tests = [line.split()[-4] for line in done.stdout.splitlines()[2:]]
+    assert tests[0].startswith("pp") and tests[1] == "tg64"
+
+
+def test_models_lists_and_removes_what_pull_cached(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    with serve_py(MODELS_DIR) as server:
+        pulled = cli("pull", f"{server.url}models/{GREEDY['model_file']}", "--cache-dir", cache)
+    assert pulled.returncode == 0, pulled.stderr
+    listed = cli("models", "--cache-dir", cache)
+    assert GREEDY["model_file"] in listed.stdout and "complete" in listed.stdout
+    removed = cli("models", "--remove", GREEDY["model_file"], "--cache-dir", cache)
+    assert removed.returncode == 0 and "removed" in removed.stdout
+    assert "no cached models" in cli("models", "--cache-dir", cache).stderr

@@ -321,7 +321,7 @@ class App:
         dom.set_visible("model-info", True)
 
     def _show_memory(self, inspection: ModelInspection, n_ctx: int) -> MemoryEstimate:
-        estimate = inspection.memory(n_ctx, self.runner.environment.device_memory_gib)
+        estimate = self.runner.memory_estimate(inspection, n_ctx)
         dom.set_text("memory-estimate", f"Memory: {estimate.message()}")
         dom.by_id("memory-estimate").classList.toggle("too-large", not estimate.fits)
         return estimate

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 
-from ..bench import GENERATED_TOKENS, WARMUP_TOKENS, bench_prompt, parse_runs, speed_rows
+from ..bench import measure, parse_runs, speed_rows
 from ..errors import LocalWebAIError
 from ..generation import Timings
-from ..params import GenerationParams
 from ..runner import LlamaRunner
 from . import dom
 from .status import MODEL_READY, PageStatus, failure_message
@@ -22,10 +22,6 @@ BUSY_STATE = "benchmarking"
 
 HoldEngine = Callable[[str, str], AbstractContextManager[None]]
 """``hold(state, text)``: the rest of the page leaves the engine alone while it is held."""
-
-
-def _ignore_text(_piece: str) -> None:
-    """Benchmark output is not shown."""
 
 
 class BenchPanel:
@@ -57,24 +53,11 @@ class BenchPanel:
             return
         with self._hold_engine(BUSY_STATE, f"Benchmarking {runner.model_name}…"):
             try:
-                self._show(await self._measure(runs))
+                timings = await measure(self._runner, runs, partial(self._set_status, "running"))
+                self._show(timings)
                 self._set_status("done", f"{runs} run(s): medians, ± standard deviation.")
             except Exception as error:
                 self._set_status("error", failure_message(error))
-
-    async def _measure(self, runs: int) -> list[Timings]:
-        """A short warm-up, then ``runs`` greedy completions; the engine's timings of each."""
-        runner = self._runner
-        self._set_status("running", "Warming up…")
-        warmup = GenerationParams(max_tokens=WARMUP_TOKENS, temperature=0)
-        await runner.stream_completion("Warm up.", warmup, _ignore_text)
-        timings: list[Timings] = []
-        params = GenerationParams(max_tokens=GENERATED_TOKENS, temperature=0)
-        for run in range(runs):
-            self._set_status("running", f"Run {run + 1} of {runs}…")
-            result = await runner.stream_completion(bench_prompt(run), params, _ignore_text)
-            timings.append(result.timings)
-        return timings
 
     def _set_status(self, state: str, text: str) -> None:
         dom.set_text("bench-status", text)

@@ -8,22 +8,13 @@ from typing import Any
 
 import js
 
-from ..cache import ModelCache, ModelRecord
+from ..cache import ModelCache, ModelRecord, describe_record
 from ..sources import ModelSource
 from ..spec import format_bytes
 from . import dom
 from .cache_store import request_persistence, storage_state
 
 ACTION_IDS = ("persist-storage", "clear-cache")
-
-
-def describe_record(record: ModelRecord) -> str:
-    """One line: quantization, size, completeness, last use (parts the record knows)."""
-    spec = record.specification
-    parts = [spec.quantization or "", format_bytes(record.size), record.status()]
-    if record.last_used:
-        parts.append(f"last used {record.last_used.replace('T', ' ')[:16]}")
-    return " · ".join(part for part in parts if part)
 
 
 class CachePanel:

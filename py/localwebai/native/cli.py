@@ -1,8 +1,13 @@
-"""``python -m localwebai run | chat | pull``: the native runtime from the command line.
+"""``python -m localwebai run | chat | pull | models | inspect | bench``: the native runtime
+from the command line.
 
     python -m localwebai run MODEL "Once upon a time" --temperature 0 --max-tokens 16
-    python -m localwebai chat MODEL [--system "You are terse."]
+    python -m localwebai run MODEL "Describe Ada as JSON." --json-schema person.json
+    python -m localwebai chat MODEL [--system "You are terse."]   # /reset, /system TEXT
     python -m localwebai pull URL [--sha256 HEX]
+    python -m localwebai models [--remove ID_OR_NAME]
+    python -m localwebai inspect MODEL [--ctx N]
+    python -m localwebai bench MODEL [--runs N]
 
 MODEL is a local .gguf path (loaded in place), an http(s) URL (downloaded into the cache, or
 resumed, or loaded from it) or a cached model's id or file name. Ctrl-C during a reply stops
@@ -20,8 +25,10 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..cache import parse_sha256
-from ..errors import LocalWebAIError, ModelSourceError
+from ..bench import format_table, measure, parse_runs, speed_rows
+from ..cache import describe_record, parse_sha256
+from ..constrained import ResponseFormat
+from ..errors import LocalWebAIError, ModelSourceError, ParameterError
 from ..params import GenerationParams, LoadChoices
 from ..progress import LoadProgress, LoadStage
 from ..runner import LlamaRunner
@@ -87,12 +94,20 @@ async def load(runner: LlamaRunner, args: argparse.Namespace) -> None:
 
 
 def generation_params(args: argparse.Namespace) -> GenerationParams:
-    return GenerationParams(
+    params = GenerationParams(
         max_tokens=args.max_tokens,
         temperature=args.temperature,
         seed=args.seed,
         stop=tuple(args.stop),
     )
+    schema = getattr(args, "json_schema", None)
+    if schema is None:
+        return params
+    try:
+        text = Path(schema).read_text()
+    except OSError as error:
+        raise ParameterError(f"Cannot read the JSON schema {schema}: {error.strerror}.") from None
+    return params.with_format(ResponseFormat.from_schema_text(text))
 
 
 async def _runner(args: argparse.Namespace) -> LlamaRunner:
@@ -130,6 +145,14 @@ async def run_chat(args: argparse.Namespace) -> None:
                 return
             if not text.strip():
                 continue
+            if text.strip() == "/reset":
+                chat.clear()
+                print("(a new conversation)", file=sys.stderr)
+                continue
+            if text.startswith("/system"):
+                chat.system_prompt = text.removeprefix("/system").strip()
+                print(f"(system prompt: {chat.system_prompt or 'none'})", file=sys.stderr)
+                continue
             reply = chat.send(text, params)
             with ctrl_c_calls(chat.abort):
                 async for piece in reply:
@@ -148,7 +171,69 @@ async def run_pull(args: argparse.Namespace) -> None:
     print(f"\r\x1b[K{blob.path} ({format_bytes(blob.size)})")
 
 
-COMMANDS = {"run": run_prompt, "chat": run_chat, "pull": run_pull}
+async def run_models(args: argparse.Namespace) -> None:
+    runner = await _runner(args)
+    records = await runner.store.cache.models()
+    if args.remove:
+        chosen = [r for r in records if args.remove in (r.id, r.file_name)]
+        if not chosen:
+            raise ModelSourceError(f"No cached model is called {args.remove}.")
+        for record in chosen:
+            await runner.store.cache.delete(record.id)
+            print(f"removed {record.file_name} ({record.id})")
+        return
+    if not records:
+        print("no cached models", file=sys.stderr)
+    for record in records:
+        print(f"{record.id}  {record.file_name}  {describe_record(record)}")
+
+
+async def run_inspect(args: argparse.Namespace) -> None:
+    """The header (a few Range requests for a URL) and the memory estimate; no weights."""
+    runner = await _runner(args)
+    source = await resolve(args.model, runner)
+    inspection = await runner.inspect(source)
+    rows = [(label, text) for label, text in inspection.spec.summary()]
+    width = max(len(label) for label, _ in rows)
+    for label, text in rows:
+        print(f"{label:<{width}}  {text}")
+    n_ctx = runner.load_params(inspection, LoadChoices(n_ctx=args.ctx)).n_ctx
+    print(f"Memory: {runner.memory_estimate(inspection, n_ctx).message()}")
+    if args.metadata:
+        for key, kind, text in inspection.metadata_rows():
+            print(f"{key} ({kind}): {text}")
+
+
+async def run_bench(args: argparse.Namespace) -> None:
+    """llama-bench's pp/tg, medians over ``--runs`` completions (the page's Benchmark panel)."""
+    runner = await _runner(args)
+    try:
+        await load(runner, args)
+        timings = await measure(runner, parse_runs(str(args.runs)), print_status)
+        print("\r\x1b[K", end="", file=sys.stderr)
+        info = runner.engine_info
+        threads = str(info.threads) if info else "?"
+        rows = [
+            (runner.model_name, runner.backend, threads, row.test, row.text())
+            for row in speed_rows(timings)
+        ]
+        print(format_table(("model", "backend", "threads", "test", "t/s"), rows))
+    finally:
+        await runner.terminate()
+
+
+def print_status(text: str) -> None:
+    print(f"\r\x1b[K{text}", end="", file=sys.stderr, flush=True)
+
+
+COMMANDS = {
+    "run": run_prompt,
+    "chat": run_chat,
+    "pull": run_pull,
+    "models": run_models,
+    "inspect": run_inspect,
+    "bench": run_bench,
+}
 
 
 def run_native(args: argparse.Namespace) -> int:
@@ -191,5 +276,19 @@ def add_native_commands(commands: argparse._SubParsersAction) -> None:
     _common(pull_cmd)
     pull_cmd.add_argument("url", help="the model's http(s) URL")
     pull_cmd.add_argument("--sha256", help="the file's expected sha256, checked once")
-    for command in (run_cmd, chat_cmd, pull_cmd):
+    run_cmd.add_argument("--json-schema", type=Path, help="a JSON schema file the reply follows")
+    models_cmd = commands.add_parser("models", help="list the cached models, or remove one")
+    _common(models_cmd)
+    models_cmd.add_argument("--remove", metavar="ID_OR_NAME", help="delete this cached model")
+    inspect_cmd = commands.add_parser(
+        "inspect", help="a model's GGUF header and memory needs, without its weights"
+    )
+    _common(inspect_cmd)
+    inspect_cmd.add_argument("model", help="a .gguf path, an http(s) URL, or a cached model")
+    inspect_cmd.add_argument("--ctx", type=int, help="context size for the estimate")
+    inspect_cmd.add_argument("--metadata", action="store_true", help="also every metadata key")
+    bench_cmd = commands.add_parser("bench", help="prompt and generation speed, like llama-bench")
+    _loading(bench_cmd)
+    bench_cmd.add_argument("--runs", type=int, default=3, help="completions to time (1-10)")
+    for command in (run_cmd, chat_cmd, pull_cmd, models_cmd, inspect_cmd, bench_cmd):
         command.set_defaults(run=run_native)

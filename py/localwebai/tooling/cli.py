@@ -49,7 +49,12 @@ def add_build_command(commands: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localwebai", description="LocalWebAI tools.")
+    parser = argparse.ArgumentParser(
+        prog="python -m localwebai",
+        description="Run GGUF language models on this machine (llama.cpp), with the same Python "
+        "API as the browser app, and build that app as a static site. MODEL is a .gguf path, an "
+        "http(s) URL (downloaded once into the model cache) or a cached model's id or name.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     add_build_command(commands)
     add_native_commands(commands)
