@@ -29,6 +29,7 @@ from ..bench import format_table, measure, parse_runs, speed_rows
 from ..cache import describe_record, parse_sha256
 from ..constrained import ResponseFormat
 from ..errors import LocalWebAIError, ModelSourceError, ParameterError
+from ..generation import Generation
 from ..params import GenerationParams, LoadChoices
 from ..progress import LoadProgress, LoadStage
 from ..runner import LlamaRunner
@@ -116,16 +117,20 @@ async def _runner(args: argparse.Namespace) -> LlamaRunner:
     return await create_runner(force_cpu=args.cpu, cache_dir=args.cache_dir)
 
 
+async def print_reply(reply: Generation, abort: Callable[[], None]) -> None:
+    """Stream a reply to stdout as it comes (Ctrl-C stops it), then its stats to stderr."""
+    with ctrl_c_calls(abort):
+        async for piece in reply:
+            print(piece, end="", flush=True)
+    print()
+    print(reply.result.summary(), file=sys.stderr)
+
+
 async def run_prompt(args: argparse.Namespace) -> None:
     runner = await _runner(args)
     try:
         await load(runner, args)
-        generation = runner.generate(args.prompt, generation_params(args))
-        with ctrl_c_calls(runner.abort):
-            async for piece in generation:
-                print(piece, end="", flush=True)
-        print()
-        print(generation.result.summary(), file=sys.stderr)
+        await print_reply(runner.generate(args.prompt, generation_params(args)), runner.abort)
     finally:
         await runner.terminate()
 
@@ -153,12 +158,7 @@ async def run_chat(args: argparse.Namespace) -> None:
                 chat.system_prompt = text.removeprefix("/system").strip()
                 print(f"(system prompt: {chat.system_prompt or 'none'})", file=sys.stderr)
                 continue
-            reply = chat.send(text, params)
-            with ctrl_c_calls(chat.abort):
-                async for piece in reply:
-                    print(piece, end="", flush=True)
-            print()
-            print(reply.result.summary(), file=sys.stderr)
+            await print_reply(chat.send(text, params), chat.abort)
     finally:
         await runner.terminate()
 
