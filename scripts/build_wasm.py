@@ -48,7 +48,7 @@ from make_test_models import (
 )
 from vendor import REPO_ROOT, WLLAMA_VERSION, Lock, npm_pack
 
-DEBIAN = "http://deb.debian.org/debian/pool/main/"
+APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 WORK_DIR = CACHE_DIR / "wasm-build"
 PATCH_DIR = Path(__file__).resolve().parent / "wasm_patches"
 OUTPUT_DIR = REPO_ROOT / "wasm"
@@ -79,9 +79,29 @@ class Deb:
     path: str  # under pool/main/
     sha256: str
 
-    @property
-    def url(self) -> str:
-        return DEBIAN + self.path
+    def url(self, mirror: str) -> str:
+        return f"{mirror.rstrip('/')}/pool/main/{self.path}"
+
+
+def debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
+    """The Debian archive this system's apt sources name (its first ``debian`` URI, not the
+    security one): the packages come from the mirror apt already uses, named nowhere here."""
+    files = [f for s in sources for f in ([s] if s.is_file() else sorted(s.glob("*")))]
+    for file in files:
+        if not file.name.endswith((".list", ".sources")):
+            continue
+        for line in file.read_text().splitlines():
+            words = line.split()
+            if words[:1] == ["URIs:"]:
+                uris = words[1:]
+            elif words[:1] == ["deb"]:
+                uris = [w for w in words[1:] if "://" in w][:1]
+            else:
+                continue
+            for uri in uris:
+                if uri.rstrip("/").endswith("/debian"):
+                    return uri
+    raise SetupError("No Debian archive in the apt sources (/etc/apt): cannot fetch the toolchain.")
 
 
 TOOLCHAIN = (
@@ -188,8 +208,9 @@ def setup_toolchain(root: Path) -> dict[str, str]:
     stamp = unpacked / ".unpacked"
     if not stamp.is_file() or stamp.read_text() != _toolchain_id():
         shutil.rmtree(unpacked, ignore_errors=True)
+        mirror = debian_mirror()
         for deb in TOOLCHAIN:
-            archive = download(deb.url, deb.sha256, debs / Path(deb.path).name)
+            archive = download(deb.url(mirror), deb.sha256, debs / Path(deb.path).name)
             run(["dpkg-deb", "-x", str(archive), str(unpacked)], root)
         stamp.write_text(_toolchain_id())
     emscripten = unpacked / "usr/share/emscripten"

@@ -39,3 +39,22 @@ def test_check_reports_a_changed_output(tmp_path: Path, monkeypatch: pytest.Monk
         "wasm/wllama-simd.js differs from the lock (rebuild or restore it)",
         "wasm/LICENCE.llama.cpp is missing",
     ]
+
+
+def test_the_toolchain_comes_from_the_mirror_apt_uses(tmp_path: Path) -> None:
+    folder = tmp_path / "sources.list.d"
+    folder.mkdir()
+    (folder / "other.list.disabled").write_text("deb https://example.org/apt stable main\n")
+    (folder / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.test/debian-security\nSuites: bookworm-security\n\n"
+        "Types: deb\nURIs: http://mirror.test/debian\nSuites: bookworm\nComponents: main\n"
+    )
+    mirror = build_wasm.debian_mirror((tmp_path / "sources.list", folder))
+    assert mirror == "http://mirror.test/debian"
+    deb = build_wasm.TOOLCHAIN[0]
+    assert deb.url(mirror) == f"http://mirror.test/debian/pool/main/{deb.path}"
+    one_line = tmp_path / "sources.list"
+    one_line.write_text("deb [arch=amd64] http://old.test/debian bookworm main\n")
+    assert build_wasm.debian_mirror((one_line,)) == "http://old.test/debian"
+    with pytest.raises(build_wasm.SetupError, match="No Debian archive"):
+        build_wasm.debian_mirror((tmp_path / "missing",))
