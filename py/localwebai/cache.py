@@ -63,6 +63,11 @@ class StorageFullError(CacheError):
     """The browser refused to store more: the quota is used up. Nothing stored is lost."""
 
 
+class StorageRefused(CacheError):
+    """The browser refused to store a chunk, not for lack of space: some private windows and
+    WebKit's automation profile keep no Blobs in IndexedDB."""
+
+
 class QuotaExceeded(Exception):
     """Raised by a :class:`ChunkStore` when the browser refuses a write for lack of space."""
 
@@ -620,7 +625,7 @@ class ModelCache:
             await self.store.put_chunk(record.id, chunk.index, self.blobs.join(parts))
             record.partial_chunks[str(chunk.index)] = have
             await self.store.put_record(record.to_stored())
-        except QuotaExceeded:
+        except (QuotaExceeded, CacheError):
             pass
 
     def _check_source(self, record: ModelRecord, remote: RemoteInfo) -> None:

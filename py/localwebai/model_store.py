@@ -15,7 +15,15 @@ from functools import partial
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from .cache import Blob, CacheError, ModelCache, ModelRecord, file_model_id, url_model_id
+from .cache import (
+    Blob,
+    CacheError,
+    ModelCache,
+    ModelRecord,
+    StorageRefused,
+    file_model_id,
+    url_model_id,
+)
 from .gguf import FIRST_READ_SIZE
 from .model_header import ModelInspection, ReadRange, inspect_model
 from .progress import LoadProgress, LoadStage, OnProgress
@@ -125,14 +133,15 @@ class ModelStore:
 
         A local file is imported into the cache and handed over as it is; a complete cached
         model is verified (a damaged chunk is fetched again); anything else downloads into the
-        cache, resuming what a partial record already holds."""
+        cache, resuming what a partial record already holds. Where the browser stores nothing
+        (``StorageRefused`` before any chunk), the model loads uncached, with a notice."""
 
         def notice(text: str) -> None:
             on_progress(LoadProgress(LoadStage.CHECKING_CACHE, note=text))
 
         if source.file is not None:
             if self.import_files:
-                await self._import(source, inspection, signal, on_progress)
+                await self._import(source, inspection, signal, on_progress, notice)
             return source.file
         on_progress(LoadProgress(LoadStage.CHECKING_CACHE))
         record = await self._record(source)
@@ -153,24 +162,52 @@ class ModelStore:
         record = await self.cache.start_download(
             url, file_name_of(url), size, inspection.spec, notice, source.sha256
         )
-        await self.cache.download(record, signal, on_progress, notice)
+        try:
+            await self.cache.download(record, signal, on_progress, notice)
+        except StorageRefused as refused:
+            await self._without_cache(record.id, refused)
+            notice(
+                f"{_reason(refused)}. It is loaded without caching: it downloads again next time."
+            )
+            return await self._download_uncached(url, on_progress, signal)
         await self.cache.touch(record)
         blob = await self.cache.assemble(record)
         await self.cache.verify_file(record, blob, on_progress)
         return blob
 
     async def _import(
-        self, source: ModelSource, inspection: ModelInspection, signal: Any, on_progress: OnProgress
+        self,
+        source: ModelSource,
+        inspection: ModelInspection,
+        signal: Any,
+        on_progress: OnProgress,
+        notice: Callable[[str], None],
     ) -> None:
         file = source.file
         size = self.cache.blobs.size(file)
         model_id = file_model_id(source.label, size, self.bytes.last_modified_ms(file))
-        await self.cache.import_file(
-            file, model_id, source.label, inspection.spec, signal, on_progress
-        )
+        try:
+            await self.cache.import_file(
+                file, model_id, source.label, inspection.spec, signal, on_progress
+            )
+        except StorageRefused as refused:
+            await self._without_cache(model_id, refused)
+            notice(f"{_reason(refused)}. It is loaded from the file, not cached.")
+
+    async def _without_cache(self, model_id: str, refused: StorageRefused) -> None:
+        """Give up caching a model where the browser stored none of it (it keeps no Blobs):
+        drop its empty record. Where it stored some before, the refusal is an error."""
+        record = await self.cache.get(model_id)
+        if record is not None and record.stored_bytes:
+            raise refused
+        await self.cache.delete(model_id)
 
     async def _download_uncached(self, url: str, on_progress: OnProgress, signal: Any) -> Blob:
         def report(received: int, total: int) -> None:
             on_progress(LoadProgress(LoadStage.DOWNLOADING, received, total or None))
 
         return await self.bytes.fetch_whole(url, signal, report)
+
+
+def _reason(refused: StorageRefused) -> str:
+    return str(refused).rstrip(".")

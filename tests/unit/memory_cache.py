@@ -20,6 +20,7 @@ from localwebai.cache import (
     QuotaExceeded,
     RangeUnsupported,
     RemoteInfo,
+    StorageRefused,
     TransferCut,
 )
 from localwebai.cache import StorageEstimate as Estimate
@@ -58,6 +59,8 @@ class MemoryChunkStore:
         self.chunks: dict[tuple[str, int], bytes] = {}
         self.puts: list[tuple[str, int]] = []
         self.on_put: Callable[[str, int], None] | None = None
+        self.refuses_blobs = False
+        """Refuse every chunk, as WebKit's automation profile and some private windows do."""
 
     @property
     def usage(self) -> int:
@@ -90,6 +93,8 @@ class MemoryChunkStore:
         await asyncio.sleep(0)
 
     async def put_chunk(self, model_id: str, index: int, blob: bytes) -> None:
+        if self.refuses_blobs:
+            raise StorageRefused("The browser could not store part of the model: Error preparing")
         old = len(self.chunks.get((model_id, index), b""))
         if self.quota is not None and self.usage - old + len(blob) > self.quota:
             raise QuotaExceeded("QuotaExceededError")

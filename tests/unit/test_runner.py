@@ -332,6 +332,27 @@ def test_a_download_cut_in_its_first_chunk_resumes_from_the_cache_list(tmp_path:
     assert setup.remote.bytes_sent == len(model)  # nothing fetched twice across the two
 
 
+def test_a_browser_that_stores_no_blobs_still_loads_models_uncached(model: bytes) -> None:
+    setup = Setup(model)
+    setup.store.refuses_blobs = True
+    notes: list[str] = []
+
+    def on_progress(progress: LoadProgress) -> None:
+        if progress.note:
+            notes.append(progress.note)
+
+    engine = FakeEngine()
+    runner = setup.runner(engine)
+    run(runner.load_model(ModelSource.from_url(URL), on_progress=on_progress))
+    picked = FakeFile(model)
+    run(runner.load_model(ModelSource.from_file(picked, "mine.gguf"), on_progress=on_progress))
+    assert engine.loads[0][0] == model and engine.loads[1][0] is picked
+    assert setup.bytes.whole_downloads == 1 and runner.loaded
+    assert "loaded without caching: it downloads again next time" in notes[0]
+    assert "It is loaded from the file, not cached." in notes[1]
+    assert run(runner.store.cache.models()) == []  # no empty record left behind
+
+
 def test_a_partial_import_asks_for_the_file_again(tmp_path: Path) -> None:
     # 2 MiB, cancelled after 1.2 MiB: more than the header read, less than the file
     model = make_model(tmp_path / "mine.gguf", rows=8192)

@@ -16,7 +16,6 @@ from pyodide.ffi import JsException, create_proxy, jsnull
 
 from ..cache import (
     BlobOps,
-    CacheError,
     ChunkStore,
     FetchedChunk,
     ModelCache,
@@ -25,6 +24,7 @@ from ..cache import (
     RemoteFile,
     RemoteInfo,
     StorageEstimate,
+    StorageRefused,
     TransferCut,
 )
 from .blobs import checked_fetch
@@ -58,7 +58,9 @@ class IndexedDBStore(ChunkStore):
             name, _, message = error_fields(error)
             if name == "QuotaExceededError":
                 raise QuotaExceeded from None
-            raise CacheError(f"The browser could not store part of the model: {message}") from None
+            raise StorageRefused(
+                f"The browser could not store part of the model: {message}"
+            ) from None
 
     async def get_chunk(self, model_id: str, index: int) -> Any | None:
         blob = await glue.idb.getChunk(model_id, index)
