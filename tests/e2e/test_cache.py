@@ -298,6 +298,8 @@ def test_full_quota_keeps_the_partial_download_resumable(persistent_app_page: Pa
     load_by_url(app_page, f"/models/{SMOLLM2}")
     message = error_text(app_page)
     assert "storage is full" in message and "needs" in message and "free" in message
+    # the list is refreshed once the failed load has ended, just after the message shows
+    expect(app_page.locator(CACHED_ROWS)).to_have_count(1, timeout=LOAD_TIMEOUT_MS)
     [row] = cached_rows(app_page)
     assert not row["complete"] and row["action"] == "Resume"
     assert "used of" in app_page.inner_text("#storage-estimate")
