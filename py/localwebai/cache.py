@@ -132,9 +132,15 @@ class ChunkStore(Protocol):
     async def records(self) -> list[dict[str, Any]]: ...
     async def put_record(self, stored: dict[str, Any]) -> None: ...
     async def delete_model(self, model_id: str) -> None: ...
-    async def put_chunk(self, model_id: str, index: int, blob: Blob) -> None: ...
+    async def put_chunk(
+        self, model_id: str, index: int, blob: Blob, as_bytes: bool = False
+    ) -> None:
+        """Store a chunk; ``as_bytes`` stores its bytes instead of the Blob (read back as a
+        Blob either way), for browsers whose database refuses Blobs."""
+
     async def get_chunk(self, model_id: str, index: int) -> Blob | None: ...
-    async def estimate(self) -> StorageEstimate: ...
+    async def estimate(self) -> StorageEstimate | None:
+        """Usage and quota; None where the browser does not say (no ``navigator.storage``)."""
 
 
 class RemoteFile(Protocol):
@@ -345,6 +351,17 @@ def describe_record(record: ModelRecord) -> str:
     return " · ".join(part for part in parts if part)
 
 
+def describe_storage(estimate: StorageEstimate | None, persisted: bool) -> str:
+    """'Storage: 1.20 GB used of 10.0 GB (8.80 GB free), persistent.', or 'unknown' where the
+    browser does not say (WebKit without the Storage API)."""
+    if estimate is None:
+        return "Storage: unknown (this browser does not report its storage use or quota)."
+    return (
+        f"Storage: {format_bytes(estimate.usage)} used of {format_bytes(estimate.quota)}"
+        f" ({format_bytes(estimate.available)} free)" + (", persistent." if persisted else ".")
+    )
+
+
 @dataclass
 class _Meter:
     """Bytes done across parallel chunk downloads, reported as progress."""
@@ -386,6 +403,9 @@ class ModelCache:
         self.blobs = blobs
         self.clock = clock
         self.parallel = parallel
+        self.chunks_as_bytes = False
+        """Set once the store refused a Blob (WebKit's automation profile, some private windows):
+        chunks are stored as plain bytes from then on, which such browsers keep."""
         self.chunk_size = chunk_size
         """Chunk size of new records (a record keeps the size it was started with)."""
 
@@ -622,7 +642,7 @@ class ModelCache:
         if have <= stored:
             return
         try:
-            await self.store.put_chunk(record.id, chunk.index, self.blobs.join(parts))
+            await self._put_chunk(record.id, chunk.index, self.blobs.join(parts))
             record.partial_chunks[str(chunk.index)] = have
             await self.store.put_record(record.to_stored())
         except (QuotaExceeded, CacheError):
@@ -664,9 +684,20 @@ class ModelCache:
         if not record.complete:
             raise NetworkError(f"The server sent less than the {record.size} bytes of {url}.")
 
+    async def _put_chunk(self, model_id: str, index: int, blob: Blob) -> None:
+        """Store a chunk as a Blob, or as bytes once the store has refused Blobs; where it
+        refuses those too, ``StorageRefused`` (the model then loads uncached)."""
+        if not self.chunks_as_bytes:
+            try:
+                await self.store.put_chunk(model_id, index, blob)
+                return
+            except StorageRefused:
+                self.chunks_as_bytes = True
+        await self.store.put_chunk(model_id, index, blob, as_bytes=True)
+
     async def _store(self, record: ModelRecord, index: int, fetched: FetchedChunk) -> None:
         try:
-            await self.store.put_chunk(record.id, index, fetched.blob)
+            await self._put_chunk(record.id, index, fetched.blob)
         except QuotaExceeded:
             raise await self._full(record) from None
         record.chunk_sha256[index] = fetched.sha256
@@ -676,11 +707,13 @@ class ModelCache:
     async def _full(self, record: ModelRecord) -> StorageFullError:
         estimate = await self.store.estimate()
         needed = format_bytes(record.size - record.stored_bytes)
-        free = format_bytes(estimate.available)
-        quota = format_bytes(estimate.quota)
-        if estimate.available < record.size - record.stored_bytes:
+        if estimate is None:
+            space = f"needs {needed} more and the browser refused to store it"
+        elif estimate.available < record.size - record.stored_bytes:
+            free, quota = format_bytes(estimate.available), format_bytes(estimate.quota)
             space = f"needs {needed} more, but only {free} of the {quota} quota is free"
         else:  # the estimate is approximate; the browser's refusal is what counts
+            free, quota = format_bytes(estimate.available), format_bytes(estimate.quota)
             space = (
                 f"needs {needed} more and the browser refused to store it ({free} of {quota} free)"
             )

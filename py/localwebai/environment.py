@@ -54,6 +54,7 @@ class Environment:
     """The llama.cpp wasm build for the CPU: "simd" (ours), "default" (wllama's) or "compat"."""
     gpu_engine_build: str = "default"
     """The build for WebGPU: wllama's "default" (or "compat" where JSPI or memory64 is missing)."""
+    user_agent: str = ""
     force_cpu: bool = False
     """The user's "CPU only" toggle: WebGPU is not tried even when usable."""
     native: bool = False
@@ -99,6 +100,7 @@ class Environment:
             device_memory_gib=_positive_number(probe.get("deviceMemoryGiB")),
             cpu_engine_build=str(probe.get("engineBuild") or "default"),
             gpu_engine_build=str(probe.get("gpuEngineBuild") or "default"),
+            user_agent=str(probe.get("userAgent") or ""),
         )
 
     @property
@@ -111,9 +113,27 @@ class Environment:
         return self.native or (self.cross_origin_isolated and self.shared_array_buffer)
 
     @property
+    def webkit(self) -> bool:
+        """Safari's engine (every browser on iOS too): Chromium and Firefox name themselves."""
+        agent = self.user_agent
+        return "AppleWebKit/" in agent and not any(n in agent for n in ("Chrome/", "Chromium/"))
+
+    @property
+    def cores_rounded_up(self) -> bool:
+        """WebKit reports a bucket, not the count (4 on this 2-core machine): all of it
+        oversubscribes the CPU, and ggml's spinning threads then crawl (tokens/s, SmolLM2,
+        2 cores: 11.2 at 2 threads, 0.29 at 4)."""
+        return self.webkit and not self.native
+
+    @property
     def threads(self) -> int:
-        """All cores when the page is isolated (wllama's own default is half), else 1."""
-        return self.hardware_concurrency if self.can_use_threads else 1
+        """All cores when the page is isolated (wllama's own default is half), else 1; half of
+        what WebKit reports, as it rounds the count up."""
+        if not self.can_use_threads:
+            return 1
+        if self.cores_rounded_up:
+            return max(1, self.hardware_concurrency // 2)
+        return self.hardware_concurrency
 
     @property
     def use_gpu(self) -> bool:
@@ -150,12 +170,20 @@ class Environment:
         if self.native:
             plural = "s" if self.threads != 1 else ""
             return f"{self.threads} thread{plural} · {self.backend} · {NATIVE_BUILD} build"
-        isolation = "cross-origin isolated" if self.cross_origin_isolated else "not isolated"
+        if not self.cross_origin_isolated:
+            isolation = "not isolated"
+        elif not self.shared_array_buffer:  # WebKit without its flag: no worker threads
+            isolation = "cross-origin isolated, no SharedArrayBuffer (single thread)"
+        else:
+            isolation = "cross-origin isolated"
         backend = self.backend
         if not self.use_gpu:
             backend += f" ({self.why_cpu})"
+        threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        if self.threads < self.hardware_concurrency and self.can_use_threads:
+            threads += f" (of {self.hardware_concurrency} reported: WebKit rounds up)"
         parts = [
-            f"{self.threads} thread{'s' if self.threads != 1 else ''}",
+            threads,
             isolation,
             "SIMD" if self.simd else "no SIMD",
             backend,

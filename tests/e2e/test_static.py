@@ -1,24 +1,18 @@
 """The static build in real Chromium, served by a plain static server under a sub-path.
 
-The server here is Python's SimpleHTTPRequestHandler: no COOP/COEP headers (except under the
-opt-out build's prefix), no Range support, no models listing of its own. Everything the page
-needs comes from `python -m localwebai build`; isolation, offline use and updates come from the
-build's service worker.
+The server (``tests/support/static_site.py``) is a plain static host: no COOP/COEP headers
+(except under the opt-out build's prefix), no Range support, no models listing of its own.
+Everything the page needs comes from `python -m localwebai build`; isolation, offline use and
+updates come from the build's service worker.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import os
 import shutil
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,9 +20,9 @@ import pytest
 from localwebai.tooling.build import build
 from playwright.sync_api import Page, Request, expect
 
-import serve
 from tests.support.browser import guarded
 from tests.support.server import serving
+from tests.support.static_site import StaticServer, run_build
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "tests" / "data" / "tiny_llama_greedy.json"
@@ -40,73 +34,6 @@ BOOT_TIMEOUT_MS = 180_000  # first visit: precache ~40 MB, boot Python, reload, 
 LOAD_TIMEOUT_MS = 90_000
 REPLY_TIMEOUT_MS = 120_000
 READY_AND_ISOLATED = "crossOriginIsolated && document.body.dataset.state === 'ready'"
-
-
-@dataclass(frozen=True)
-class Hit:
-    path: str
-    range: str | None
-    served: bool
-
-
-class StaticHandler(SimpleHTTPRequestHandler):
-    """A plain static file server (Range ignored) that logs requests and can play 'offline'."""
-
-    server: StaticServer
-    extensions_map = {  # noqa: RUF012 - the stdlib's own class attribute, extended
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".mjs": "text/javascript",
-        ".wasm": "application/wasm",
-        ".webmanifest": "application/manifest+json",
-    }
-
-    def handle(self) -> None:
-        # the page's first-visit reload drops connections mid-download
-        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
-            super().handle()
-
-    def do_GET(self) -> None:
-        offline = self.server.offline
-        self.server.hits.append(Hit(urlsplit(self.path).path, self.headers["Range"], not offline))
-        if offline:  # like a network that is gone: no answer at all
-            self.close_connection = True
-            return
-        super().do_GET()
-
-    def end_headers(self) -> None:
-        if self.path.startswith(HEADERS_APP):
-            for name, value in serve.ISOLATION_HEADERS.items():
-                self.send_header(name, value)
-        super().end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class StaticServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.hits: list[Hit] = []
-        self.offline = False
-        super().__init__(("127.0.0.1", 0), functools.partial(StaticHandler, directory=str(root)))
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-    def paths_since(self, start: int) -> set[str]:
-        return {h.path for h in self.hits[start:]}
-
-
-def run_build(out: Path, *args: str) -> None:
-    """`python -m localwebai build`, exactly as a user runs it."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "py")}
-    command = [sys.executable, "-m", "localwebai", "build", str(out), *args]
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "built" in proc.stdout
 
 
 def linked_copy(source: Path, dest: Path) -> None:
@@ -124,7 +51,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator
     os.link(models_dir / TINY, models / TINY)
     run_build(root / APP.strip("/"), "--models", str(models))
     run_build(root / HEADERS_APP.strip("/"), "--host-sends-headers")
-    with serving(StaticServer(root)) as server:
+    with serving(StaticServer(root, headers_prefix=HEADERS_APP)) as server:
         yield server
 
 

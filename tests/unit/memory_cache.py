@@ -60,7 +60,12 @@ class MemoryChunkStore:
         self.puts: list[tuple[str, int]] = []
         self.on_put: Callable[[str, int], None] | None = None
         self.refuses_blobs = False
-        """Refuse every chunk, as WebKit's automation profile and some private windows do."""
+        """Refuse Blobs, as WebKit's automation profile and some private windows do."""
+        self.keeps_bytes = True
+        """With ``refuses_blobs``: whether chunks stored as bytes are kept (False: nothing is)."""
+        self.byte_puts = 0
+        self.reports_estimate = True
+        """False: no estimate, like a browser without ``navigator.storage``."""
 
     @property
     def usage(self) -> int:
@@ -92,9 +97,13 @@ class MemoryChunkStore:
             del self.chunks[key]
         await asyncio.sleep(0)
 
-    async def put_chunk(self, model_id: str, index: int, blob: bytes) -> None:
-        if self.refuses_blobs:
+    async def put_chunk(
+        self, model_id: str, index: int, blob: bytes, as_bytes: bool = False
+    ) -> None:
+        if self.refuses_blobs and not (as_bytes and self.keeps_bytes):
             raise StorageRefused("The browser could not store part of the model: Error preparing")
+        if as_bytes:
+            self.byte_puts += 1
         old = len(self.chunks.get((model_id, index), b""))
         if self.quota is not None and self.usage - old + len(blob) > self.quota:
             raise QuotaExceeded("QuotaExceededError")
@@ -108,7 +117,9 @@ class MemoryChunkStore:
         await asyncio.sleep(0)
         return self.chunks.get((model_id, index))
 
-    async def estimate(self) -> Estimate:
+    async def estimate(self) -> Estimate | None:
+        if not self.reports_estimate:
+            return None
         return Estimate(self.usage, UNLIMITED if self.quota is None else self.quota)
 
 

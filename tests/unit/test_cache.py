@@ -25,7 +25,9 @@ from localwebai.cache import (
     Chunk,
     ModelCache,
     ModelRecord,
+    StorageEstimate,
     StorageFullError,
+    describe_storage,
     file_model_id,
     plan_chunks,
     url_model_id,
@@ -545,6 +547,29 @@ def test_quota_exceeded_states_sizes_keeps_the_partial_model_and_resumes() -> No
     run(h.download())
     h.assert_complete(data)
     assert h.remote.requests[before:] == ranges(plan_chunks(len(data), CS)[2:])
+
+
+def test_quota_exceeded_where_the_browser_gives_no_estimate() -> None:
+    data = file_bytes(3 * CS)
+    h = Harness(data, quota=CS, parallel=1)
+    h.store.reports_estimate = False  # no navigator.storage (WebKit without the Storage API)
+    with pytest.raises(StorageFullError) as raised:
+        run(h.download())
+    assert f"needs {format_bytes(2 * CS)} more and the browser refused to store it" in str(
+        raised.value
+    )
+    assert h.store.chunk_indexes(MODEL_ID) == {0}
+
+
+def test_storage_line_says_unknown_where_the_browser_does_not_say() -> None:
+    assert describe_storage(None, False) == (
+        "Storage: unknown (this browser does not report its storage use or quota)."
+    )
+    line = describe_storage(StorageEstimate(usage=10**9, quota=4 * 10**9), True)
+    assert line == (
+        f"Storage: {format_bytes(10**9)} used of {format_bytes(4 * 10**9)}"
+        f" ({format_bytes(3 * 10**9)} free), persistent."
+    )
 
 
 def test_quota_exceeded_with_parallel_fetches_never_marks_unstored_chunks() -> None:

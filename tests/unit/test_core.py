@@ -63,6 +63,35 @@ def test_not_isolated_means_one_thread() -> None:
     assert env.summary().startswith("1 thread · not isolated")
 
 
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0"
+WEBKIT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/60.5"
+IOS_CHROME = "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0 Mobile"
+
+
+@pytest.mark.parametrize(
+    ("agent", "reported", "threads"),
+    [(CHROME, 8, 8), (FIREFOX, 2, 2), (WEBKIT, 4, 2), (WEBKIT, 8, 4), (IOS_CHROME, 2, 1)],
+)
+def test_webkits_rounded_up_core_count_is_halved(agent: str, reported: int, threads: int) -> None:
+    env = Environment.from_probe({**PROBE, "userAgent": agent, "hardwareConcurrency": reported})
+    assert env.threads == threads
+    assert env.webkit == (agent in (WEBKIT, IOS_CHROME))
+    if env.webkit:
+        plural = "s" if threads > 1 else ""
+        assert env.summary().startswith(
+            f"{threads} thread{plural} (of {reported} reported: WebKit rounds up)"
+        )
+
+
+def test_isolated_without_shared_array_buffer_says_why_it_runs_one_thread() -> None:
+    env = Environment.from_probe({**PROBE, "sharedArrayBuffer": False})
+    assert env.threads == 1
+    assert env.summary().startswith(
+        "1 thread · cross-origin isolated, no SharedArrayBuffer (single thread) · "
+    )
+
+
 # What Firefox and Safari hand over: no navigator.deviceMemory (glue.js sends null, which the
 # binding layer reads as None), or a key missing altogether.
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import gguf
 import numpy as np
 import pytest
 from aio import run
-from localwebai.cache import CacheError, ModelCache, url_model_id
+from localwebai.cache import CacheError, ModelCache, plan_chunks, url_model_id
 from localwebai.chat import DEFAULT_CHAT_TEMPLATE
 from localwebai.environment import Environment
 from localwebai.errors import (
@@ -332,9 +332,25 @@ def test_a_download_cut_in_its_first_chunk_resumes_from_the_cache_list(tmp_path:
     assert setup.remote.bytes_sent == len(model)  # nothing fetched twice across the two
 
 
-def test_a_browser_that_stores_no_blobs_still_loads_models_uncached(model: bytes) -> None:
+def test_a_browser_that_refuses_blobs_caches_chunks_as_bytes(model: bytes) -> None:
+    setup = Setup(model)
+    setup.store.refuses_blobs = True  # WebKit's automation profile: Blobs no, ArrayBuffers yes
+    engine = FakeEngine()
+    run(setup.runner(engine).load_model(ModelSource.from_url(URL)))
+    sent = setup.remote.bytes_sent
+    again = setup.runner(engine)  # a reload: a new cache object, the same database
+    run(again.load_model(ModelSource.from_url(URL)))
+    assert engine.loads[0][0] == model and engine.loads[1][0] == model
+    assert setup.remote.bytes_sent == sent  # the second load came from the cache
+    assert setup.store.byte_puts == len(plan_chunks(len(model), CHUNK)) > 0
+    (record,) = run(again.store.cache.models())
+    assert record.complete
+
+
+def test_a_browser_that_stores_nothing_still_loads_models_uncached(model: bytes) -> None:
     setup = Setup(model)
     setup.store.refuses_blobs = True
+    setup.store.keeps_bytes = False
     notes: list[str] = []
 
     def on_progress(progress: LoadProgress) -> None:

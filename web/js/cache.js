@@ -7,7 +7,7 @@ import { createSHA256 } from "../vendor/hash-wasm/index.esm.min.js";
 const DB_NAME = "localwebai";
 const DB_VERSION = 1;
 const MODELS = "models"; // records, keyPath "id"
-const CHUNKS = "chunks"; // {modelId, index, blob}, keyPath ["modelId", "index"]
+const CHUNKS = "chunks"; // {modelId, index, blob} or {modelId, index, bytes}, keyPath ["modelId", "index"]
 
 let database = null;
 
@@ -74,19 +74,25 @@ export const idb = {
       s[MODELS].delete(modelId);
       s[CHUNKS].delete(modelChunks(modelId));
     }),
-  putChunk: (modelId, index, blob) =>
-    transact([CHUNKS], "readwrite", (s) => void s[CHUNKS].put({ modelId, index, blob })),
+  // `asBytes`: store the chunk's bytes (an ArrayBuffer), for databases that refuse Blobs
+  putChunk: async (modelId, index, blob, asBytes = false) => {
+    const entry = asBytes ? { modelId, index, bytes: await blob.arrayBuffer() } : { modelId, index, blob };
+    return transact([CHUNKS], "readwrite", (s) => void s[CHUNKS].put(entry));
+  },
   getChunk: async (modelId, index) => {
     const entry = await transact([CHUNKS], "readonly", (s) => s[CHUNKS].get([modelId, index]));
-    return entry ? entry.blob : null;
+    if (!entry) return null;
+    return entry.blob ?? new Blob([entry.bytes]);
   },
 };
 
-/** navigator.storage's usage and quota (bytes), and whether storage is persistent. */
+/** navigator.storage's usage and quota (bytes; `known` false where the browser has no
+ * estimate), and whether storage is persistent. */
 export async function storageEstimate() {
-  const { usage = 0, quota = 0 } = (await navigator.storage?.estimate?.()) || {};
+  const known = typeof navigator.storage?.estimate === "function";
+  const { usage = 0, quota = 0 } = (known && (await navigator.storage.estimate())) || {};
   const persisted = Boolean(await navigator.storage?.persisted?.());
-  return { usage, quota, persisted };
+  return { known, usage, quota, persisted };
 }
 
 /** Ask the browser to keep our storage under pressure; resolves to its answer. */

@@ -57,6 +57,7 @@ export async function probeEnvironment() {
     crossOriginIsolated: Boolean(globalThis.crossOriginIsolated),
     sharedArrayBuffer: typeof SharedArrayBuffer !== "undefined",
     hardwareConcurrency: navigator.hardwareConcurrency || 1,
+    userAgent: navigator.userAgent,
     deviceMemoryGiB: navigator.deviceMemory ?? null,
     simd: HAS_SIMD,
     jspi: Boolean(WebAssembly.Suspending),

@@ -8,9 +8,8 @@ from typing import Any
 
 import js
 
-from ..cache import ModelCache, ModelRecord, describe_record
+from ..cache import ModelCache, ModelRecord, describe_record, describe_storage
 from ..sources import ModelSource
-from ..spec import format_bytes
 from . import dom
 from .cache_store import request_persistence, storage_state
 
@@ -55,13 +54,7 @@ class CachePanel:
         for record in records:
             self._add_row(target, record)
         dom.set_visible("cache-empty", not records)
-        estimate = state.estimate
-        dom.set_text(
-            "storage-estimate",
-            f"Storage: {format_bytes(estimate.usage)} used of {format_bytes(estimate.quota)}"
-            f" ({format_bytes(estimate.available)} free)"
-            + (", persistent." if state.persisted else "."),
-        )
+        dom.set_text("storage-estimate", describe_storage(state.estimate, state.persisted))
         dom.by_id("cache-panel").dataset.persisted = str(state.persisted).lower()
         self.set_enabled(self.enabled)
 

@@ -35,7 +35,8 @@ from .jsinterop import error_fields, field, glue
 class StorageState:
     """What ``navigator.storage`` says: bytes used, the quota, and persistence."""
 
-    estimate: StorageEstimate
+    estimate: StorageEstimate | None
+    """None where the browser has no ``navigator.storage`` (WebKit without the Storage API)."""
     persisted: bool
 
 
@@ -51,9 +52,9 @@ class IndexedDBStore(ChunkStore):
     async def delete_model(self, model_id: str) -> None:
         await glue.idb.deleteModel(model_id)
 
-    async def put_chunk(self, model_id: str, index: int, blob: Any) -> None:
+    async def put_chunk(self, model_id: str, index: int, blob: Any, as_bytes: bool = False) -> None:
         try:
-            await glue.idb.putChunk(model_id, index, blob)
+            await glue.idb.putChunk(model_id, index, blob, as_bytes)
         except JsException as error:
             name, _, message = error_fields(error)
             if name == "QuotaExceededError":
@@ -66,7 +67,7 @@ class IndexedDBStore(ChunkStore):
         blob = await glue.idb.getChunk(model_id, index)
         return None if blob is None or blob is jsnull else blob
 
-    async def estimate(self) -> StorageEstimate:
+    async def estimate(self) -> StorageEstimate | None:
         return (await storage_state()).estimate
 
 
@@ -156,7 +157,8 @@ def browser_cache() -> ModelCache:
 
 async def storage_state() -> StorageState:
     state = await glue.storageEstimate()
-    estimate = StorageEstimate(usage=int(state.usage), quota=int(state.quota))
+    known = bool(state.known)
+    estimate = StorageEstimate(int(state.usage), int(state.quota)) if known else None
     return StorageState(estimate, bool(state.persisted))
 
 

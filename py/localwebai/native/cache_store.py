@@ -117,9 +117,11 @@ class FileChunkStore(ChunkStore):
         start = index * chunk_size
         return FileRegion(self.model_path(model_id), start, min(start + chunk_size, size))
 
-    async def put_chunk(self, model_id: str, index: int, blob: FileRegion) -> None:
+    async def put_chunk(
+        self, model_id: str, index: int, blob: FileRegion, as_bytes: bool = False
+    ) -> None:
         """Downloaded chunks (and the first parts of cut ones) were written in place already;
-        anything else is copied there."""
+        anything else is copied there (files hold bytes: ``as_bytes`` changes nothing)."""
         target = self.region(model_id, index)
         if (blob.path, blob.start) == (target.path, target.start):
             return

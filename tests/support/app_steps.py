@@ -1,0 +1,123 @@
+"""What a person does with the app, as steps over a :class:`~tests.support.engines.Driver`, so
+one test runs unchanged in Chromium, Firefox and WebKit. Inputs are filled and buttons clicked
+through the DOM (``value`` + ``input``/``change`` events, ``click()``): the same in every engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.support.engines import Driver, wait_for
+
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "tiny_llama_greedy.json"
+BOOT_TIMEOUT_S = 120
+LOAD_TIMEOUT_S = 180
+REPLY_TIMEOUT_S = 300
+
+FILL = """(selector, value) => {
+    const element = document.querySelector(selector);
+    element.value = value;
+    element.dispatchEvent(new Event('input', {bubbles: true}));
+    element.dispatchEvent(new Event('change', {bubbles: true}));
+}"""
+CLICK = "(selector) => document.querySelector(selector).click()"
+TEXT = "(selector) => document.querySelector(selector)?.textContent ?? null"
+STATE = "() => document.body.dataset.state"
+REPLY = """(index) => {
+    const reply = document.querySelectorAll('#messages li.assistant')[index];
+    if (!reply || !(reply.dataset.stopReason || reply.classList.contains('failed'))) return null;
+    return {
+        text: reply.firstChild ? reply.firstChild.textContent : '',
+        stopReason: reply.dataset.stopReason || null,
+        stats: reply.querySelector('.stats')?.textContent || '',
+        error: document.getElementById('error').textContent,
+    };
+}"""
+
+
+def reference() -> dict[str, Any]:
+    """The tiny model's greedy completion by native llama.cpp (``scripts/native_reference.py``)."""
+    return json.loads(REFERENCE.read_text())
+
+
+def fill(driver: Driver, selector: str, value: str) -> None:
+    driver.evaluate(FILL, selector, value)
+
+
+def click(driver: Driver, selector: str) -> None:
+    driver.evaluate(CLICK, selector)
+
+
+def text(driver: Driver, selector: str) -> str | None:
+    return driver.evaluate(TEXT, selector)
+
+
+def wait_ready(driver: Driver, timeout_s: float = BOOT_TIMEOUT_S) -> None:
+    """Until Python has booted (or a load/generation has ended) and the page takes input."""
+    wait_for(driver, "() => document.body.dataset.state === 'ready'", timeout_s=timeout_s)
+
+
+def open_app(driver: Driver, url: str) -> None:
+    driver.goto(url)
+    wait_ready(driver)
+
+
+def reload_app(driver: Driver) -> None:
+    driver.reload()
+    wait_ready(driver)
+
+
+def load_by_url(driver: Driver, url: str) -> None:
+    fill(driver, "#model-url", url)
+    click(driver, "#load-url")
+
+
+def wait_model_ready(driver: Driver, timeout_s: float = LOAD_TIMEOUT_S) -> None:
+    """Until the model is loaded; fails with the page's error message if the load failed."""
+    outcome = wait_for(
+        driver,
+        """() => document.body.dataset.state === 'model-ready' ? 'ready'
+            : (!document.getElementById('error').hidden
+               && document.getElementById('error').textContent) || null""",
+        timeout_s=timeout_s,
+    )
+    assert outcome == "ready", f"{driver.engine}: the model did not load: {outcome}"
+
+
+def error_text(driver: Driver, timeout_s: float = LOAD_TIMEOUT_S) -> str:
+    """The error the page shows (waits for it)."""
+    return wait_for(
+        driver,
+        "() => { const e = document.getElementById('error'); return !e.hidden && e.textContent; }",
+        timeout_s=timeout_s,
+    )
+
+
+def field(driver: Driver, name: str) -> str | None:
+    """A row of the loaded model's details (``engine``, ``build``, ``loaded in``)."""
+    return text(driver, f"#model-metadata [data-field='{name}']")
+
+
+def set_generation(driver: Driver, mode: str, temperature: float, max_tokens: int) -> None:
+    fill(driver, "#mode", mode)
+    fill(driver, "#temperature", str(temperature))
+    fill(driver, "#max-tokens", str(max_tokens))
+
+
+def send(driver: Driver, prompt: str) -> None:
+    fill(driver, "#prompt", prompt)
+    click(driver, "#send")
+
+
+def wait_reply(driver: Driver, index: int = 0, timeout_s: float = REPLY_TIMEOUT_S) -> dict:
+    """Assistant reply number ``index`` once it has finished: text, stop reason, stats, error."""
+    return wait_for(driver, REPLY, index, timeout_s=timeout_s)
+
+
+def greedy_reference_reply(driver: Driver, index: int = 0) -> dict:
+    """The reference prompt, greedy, as native llama.cpp ran it; the finished reply."""
+    expected = reference()
+    set_generation(driver, "complete", 0, expected["n_predict"])
+    send(driver, expected["prompt"])
+    return wait_reply(driver, index)
