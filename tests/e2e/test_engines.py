@@ -61,12 +61,38 @@ def model_requests(server: serve.AppServer, name: str) -> int:
 def test_boots_isolated_with_threads_and_simd(booted: Driver):
     probe = booted.evaluate(
         """() => ({isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency,
+                   storage: typeof navigator.storage?.estimate,
                    environment: document.getElementById('environment').textContent,
                    status: document.getElementById('status').textContent})"""
     )
     assert probe["isolated"] is True
     assert "cross-origin isolated" in probe["environment"] and "SIMD" in probe["environment"]
     assert "Python ready in" in probe["status"]
+    # WebKit rounds its core count up (4 here, on 2 cores): the app uses half
+    threads = probe["cores"] // 2 if booted.engine == "webkit" else probe["cores"]
+    assert probe["environment"].startswith(f"{threads} thread")
+    storage = app.text(booted, "#storage-estimate")
+    if probe["storage"] == "function":
+        assert " used of " in storage
+    else:  # WebKitGTK hides navigator.storage unless asked
+        assert storage.startswith("Storage: unknown")
+
+
+@pytest.mark.webkit
+def test_webkit_without_shared_array_buffer_runs_one_thread_and_says_why(
+    app_server: serve.AppServer,
+):
+    assert missing("webkit") is None, missing("webkit")
+    with launched("webkit", shared_array_buffer=False) as driver:
+        app.open_app(driver, app_server.url)
+        assert driver.evaluate("() => typeof SharedArrayBuffer") == "undefined"
+        environment = app.text(driver, "#environment")
+        assert environment.startswith("1 thread · ")
+        assert "no SharedArrayBuffer (single thread)" in environment
+        app.load_by_url(driver, f"/models/{TINY}")
+        app.wait_model_ready(driver)
+        assert app.field(driver, "engine").startswith("1 thread(s), single-thread")
+        assert app.greedy_reference_reply(driver)["text"] == app.reference()["generated_text"]
 
 
 def test_tiny_model_by_url_matches_native_then_loads_from_the_cache(
@@ -153,8 +179,8 @@ def test_static_site_works_offline(driver: Driver, site: StaticServer):
     driver.goto(site.url(SITE))
     wait_for(  # the first visit reloads once into isolation, then the shell is precached
         driver,
-        """() => crossOriginIsolated && document.body.dataset.state === 'ready'
-            && document.getElementById('offline-status').dataset.state === 'ready'""",
+        """() => crossOriginIsolated && document.body?.dataset.state === 'ready'
+            && document.getElementById('offline-status')?.dataset.state === 'ready'""",
         timeout_s=app.BOOT_TIMEOUT_S,
     )
     app.load_by_url(driver, f"models/{TINY}")
@@ -166,7 +192,7 @@ def test_static_site_works_offline(driver: Driver, site: StaticServer):
         driver.reload()
         wait_for(
             driver,
-            "() => crossOriginIsolated && document.body.dataset.state === 'ready'",
+            "() => crossOriginIsolated && document.body?.dataset.state === 'ready'",
             timeout_s=app.BOOT_TIMEOUT_S,
         )
         app.load_by_url(driver, f"models/{TINY}")

@@ -23,7 +23,6 @@ FILL = """(selector, value) => {
 }"""
 CLICK = "(selector) => document.querySelector(selector).click()"
 TEXT = "(selector) => document.querySelector(selector)?.textContent ?? null"
-STATE = "() => document.body.dataset.state"
 REPLY = """(index) => {
     const reply = document.querySelectorAll('#messages li.assistant')[index];
     if (!reply || !(reply.dataset.stopReason || reply.classList.contains('failed'))) return null;
@@ -55,7 +54,7 @@ def text(driver: Driver, selector: str) -> str | None:
 
 def wait_ready(driver: Driver, timeout_s: float = BOOT_TIMEOUT_S) -> None:
     """Until Python has booted (or a load/generation has ended) and the page takes input."""
-    wait_for(driver, "() => document.body.dataset.state === 'ready'", timeout_s=timeout_s)
+    wait_for(driver, "() => document.body?.dataset.state === 'ready'", timeout_s=timeout_s)
 
 
 def open_app(driver: Driver, url: str) -> None:

@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +38,11 @@ WEBKIT_BROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
 WEBKIT_ENV = {"JSC_useSharedArrayBuffer": "1"}
 """WebKitGTK exposes SharedArrayBuffer (threads) only with this; Safari has it when isolated."""
 POLL_S = 0.1
+WEBKIT_LOG = os.environ.get("LOCALWEBAI_WEBKIT_LOG", os.devnull)
+WEBKIT_START_TIMEOUT_S = 45
+WEBKIT_START_ATTEMPTS = 3
+"""Now and then MiniBrowser never answers WebKitWebDriver's new session (seen once in ~30
+starts here): such a start is abandoned and tried again."""
 
 # Firefox prefs: no first-run pages, updates, telemetry or remote settings, and every non-local
 # request through the refusing proxy (set per launch).
@@ -77,14 +83,23 @@ class Driver(Protocol):
 
 
 def wait_for(driver: Driver, function: str, *args: Any, timeout_s: float = 60) -> Any:
-    """Poll ``function(*args)`` in the page until it returns something truthy; that value."""
+    """Poll ``function(*args)`` in the page until it returns something truthy; that value.
+    A call that fails (the page is between documents: its own reload into isolation) is
+    polled again."""
     deadline = time.monotonic() + timeout_s
+    failure: Exception | None = None
     while True:
-        value = driver.evaluate(function, *args)
-        if value:
-            return value
+        try:
+            value = driver.evaluate(function, *args)
+            if value:
+                return value
+        except Exception as error:
+            failure = error
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{driver.engine}: no answer in {timeout_s} s from {function}")
+            raise TimeoutError(
+                f"{driver.engine}: no answer in {timeout_s} s from {function}"
+                + (f" (last error: {failure})" if failure else "")
+            )
         time.sleep(POLL_S)
 
 
@@ -298,7 +313,7 @@ class WebKitDriver:
 
     engine = "webkit"
 
-    def __init__(self, proxy: RefusingProxy) -> None:
+    def __init__(self, proxy: RefusingProxy, shared_array_buffer: bool = True) -> None:
         from selenium import webdriver
         from selenium.webdriver.common.proxy import Proxy, ProxyType
         from selenium.webdriver.webkitgtk.options import Options
@@ -318,9 +333,31 @@ class WebKitDriver:
                 "noProxy": sorted(LOCAL_HOSTS),
             }
         )
-        environment = {**os.environ, **WEBKIT_ENV, "DISPLAY": self._display.name}
-        service = Service(WEBKIT_DRIVER, env=environment)
-        self._driver = webdriver.WebKitGTK(options=options, service=service)
+        # NO_AT_BRIDGE: no accessibility bus to wait for (there is no D-Bus session here)
+        environment = {**os.environ, "DISPLAY": self._display.name, "NO_AT_BRIDGE": "1"}
+        if shared_array_buffer:
+            environment.update(WEBKIT_ENV)
+        for _attempt in range(WEBKIT_START_ATTEMPTS):
+            service = Service(WEBKIT_DRIVER, env=environment, log_output=WEBKIT_LOG)
+            started: list[Any] = []
+            starting = threading.Thread(
+                target=lambda out=started, service=service: out.append(
+                    webdriver.WebKitGTK(options=options, service=service)
+                ),
+                daemon=True,
+            )
+            starting.start()
+            starting.join(WEBKIT_START_TIMEOUT_S)
+            if started:
+                break
+            _kill_tree(service.process)  # a browser that never came up: start another
+            warnings.warn(
+                f"WebKit did not start in {WEBKIT_START_TIMEOUT_S} s: retried", stacklevel=2
+            )
+        else:
+            self._display.close()
+            raise RuntimeError(f"WebKit did not start in {WEBKIT_START_ATTEMPTS} attempts")
+        self._driver = started[0]
         self._driver.set_script_timeout(600)
 
     def goto(self, url: str) -> None:
@@ -354,6 +391,19 @@ class WebKitDriver:
         assert self._proxy.requests == [], (
             f"webkit: the page tried to reach beyond localhost: {self._proxy.requests}"
         )
+
+
+def _kill_tree(process: subprocess.Popen | None) -> None:
+    """Kill a process and everything it started."""
+    import psutil
+
+    if process is None:
+        return
+    with contextlib.suppress(psutil.NoSuchProcess):
+        parent = psutil.Process(process.pid)
+        for child in [*parent.children(recursive=True), parent]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
 
 
 class VirtualDisplay:
@@ -394,8 +444,11 @@ def missing(engine: str) -> str | None:
 
 
 @contextlib.contextmanager
-def launched(engine: str, playwright: Any = None) -> Iterator[Driver]:
-    """A fresh browser of ``engine`` (a new profile) with one page, closed after the block."""
+def launched(
+    engine: str, playwright: Any = None, shared_array_buffer: bool = True
+) -> Iterator[Driver]:
+    """A fresh browser of ``engine`` (a new profile) with one page, closed after the block.
+    Chromium needs ``playwright``; ``shared_array_buffer=False`` starts WebKit without it."""
     with tempfile.TemporaryDirectory(prefix=f"{engine}-profile-") as profile:
         proxy = RefusingProxy()
         driver: Driver
@@ -405,7 +458,7 @@ def launched(engine: str, playwright: Any = None) -> Iterator[Driver]:
             elif engine == "firefox":
                 driver = FirefoxDriver(Path(profile), proxy)
             else:
-                driver = WebKitDriver(proxy)
+                driver = WebKitDriver(proxy, shared_array_buffer)
             try:
                 yield driver
             finally:
