@@ -8,7 +8,6 @@ checked in every engine once, where it adds the real tokenizer and chat template
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import serve
 from tests.support import app_steps as app
 from tests.support.engines import Driver, launched, missing, wait_for
 from tests.support.server import SLOW_PREFIX, serving
-from tests.support.static_site import StaticServer, run_build
+from tests.support.static_site import StaticServer, build_with_models
 
 TINY = "tiny-llama.gguf"
 SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -167,8 +166,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator
     """The static build (with the tiny model) on a plain static host."""
     root = tmp_path_factory.mktemp("engines-site")
     models = tmp_path_factory.mktemp("engines-site-models")
-    os.link(models_dir / TINY, models / TINY)
-    run_build(root / SITE.strip("/"), "--models", str(models))
+    build_with_models(root / SITE.strip("/"), models, models_dir / TINY)
     with serving(StaticServer(root)) as server:
         yield server
         server.offline = False

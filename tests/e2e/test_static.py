@@ -22,7 +22,7 @@ from playwright.sync_api import Page, Request, expect
 
 from tests.support.browser import guarded
 from tests.support.server import serving
-from tests.support.static_site import StaticServer, run_build
+from tests.support.static_site import StaticServer, build_with_models, run_build
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "tests" / "data" / "tiny_llama_greedy.json"
@@ -47,9 +47,9 @@ def linked_copy(source: Path, dest: Path) -> None:
 def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[StaticServer]:
     """Three builds under one static server: the main one, one to update, one for the opt-out."""
     root = tmp_path_factory.mktemp("site")
-    models = tmp_path_factory.mktemp("site-models")
-    os.link(models_dir / TINY, models / TINY)
-    run_build(root / APP.strip("/"), "--models", str(models))
+    build_with_models(
+        root / APP.strip("/"), tmp_path_factory.mktemp("site-models"), models_dir / TINY
+    )
     run_build(root / HEADERS_APP.strip("/"), "--host-sends-headers")
     with serving(StaticServer(root, headers_prefix=HEADERS_APP)) as server:
         yield server

@@ -80,6 +80,14 @@ class StaticServer(ThreadingHTTPServer):
         return {h.path for h in self.hits[start:]}
 
 
+def build_with_models(out: Path, models: Path, *files: Path) -> None:
+    """The static build with ``files`` (hard-linked into the empty folder ``models``) as its
+    "On this server" models."""
+    for file in files:
+        os.link(file, models / file.name)
+    run_build(out, "--models", str(models))
+
+
 def run_build(out: Path, *args: str) -> None:
     """`python -m localwebai build`, exactly as a user runs it."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "py")}
