@@ -9,6 +9,13 @@ from typing import Any
 
 NATIVE_BUILD = "native"
 """The engine build name of the native runtime (llama.cpp through llama-cpp-python)."""
+WASM_BUILDS = ("simd", "default", "compat")
+"""The llama.cpp wasm builds the page can run (``web/js/engine-build.js`` applies them):
+"simd", ours (``scripts/build_wasm.py``: SIMD128 kernels; 32-bit memory, JSPI and wasm
+exceptions; CPU only); "default", wllama's (JSPI and memory64; WebGPU); "compat", wllama's
+Asyncify build for browsers without JSPI or memory64 (Safari)."""
+OWN_BUILD_MAX_MODEL_BYTES = 2**31
+"""Ours is 32-bit: it traps reading a GGUF of 2 GiB or more, which wllama's memory64 loads."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +57,9 @@ class Environment:
     memory64: bool
     webgpu: WebGPUInfo = field(default_factory=lambda: WebGPUInfo(available=False))
     device_memory_gib: float | None = None
-    cpu_engine_build: str = "default"
-    """The llama.cpp wasm build for the CPU: "simd" (ours), "default" (wllama's) or "compat"."""
-    gpu_engine_build: str = "default"
-    """The build for WebGPU: wllama's "default" (or "compat" where JSPI or memory64 is missing)."""
+    wasm_exceptions: bool = False
+    forced_build: str | None = None
+    """A build named by the page's ``?engine=`` (for tests and benchmarks), else None."""
     user_agent: str = ""
     force_cpu: bool = False
     """The user's "CPU only" toggle: WebGPU is not tried even when usable."""
@@ -74,8 +80,6 @@ class Environment:
             memory64=True,
             webgpu=WebGPUInfo(available=False, reason="native runtime"),
             device_memory_gib=_physical_memory_gib(),
-            cpu_engine_build=NATIVE_BUILD,
-            gpu_engine_build=NATIVE_BUILD,
             native=True,
         )
 
@@ -98,8 +102,8 @@ class Environment:
                 reason=str(gpu.get("reason") or ""),
             ),
             device_memory_gib=_positive_number(probe.get("deviceMemoryGiB")),
-            cpu_engine_build=str(probe.get("engineBuild") or "default"),
-            gpu_engine_build=str(probe.get("gpuEngineBuild") or "default"),
+            wasm_exceptions=bool(probe.get("wasmExceptions")),
+            forced_build=forced if (forced := probe.get("forcedBuild")) in WASM_BUILDS else None,
             user_agent=str(probe.get("userAgent") or ""),
         )
 
@@ -144,9 +148,28 @@ class Environment:
         return "WebGPU" if self.use_gpu else "CPU"
 
     @property
+    def firefox(self) -> bool:
+        return "Firefox/" in self.user_agent
+
+    def build_for(self, model_bytes: int, gpu: bool) -> str:
+        """The wasm build a model of ``model_bytes`` loads with: ours on the CPU wherever the
+        browser runs it (JSPI, SIMD128, wasm exceptions) and the model is under 2 GiB; else
+        wllama's, whose own rule is compat where JSPI or memory64 is missing, except on Firefox
+        (the default build runs there with a JSPI stub). ``?engine=`` wins."""
+        if self.native:
+            return NATIVE_BUILD
+        if self.forced_build:
+            return self.forced_build
+        runs_ours = self.jspi and self.simd and self.wasm_exceptions
+        if runs_ours and not gpu and model_bytes < OWN_BUILD_MAX_MODEL_BYTES:
+            return "simd"
+        needs_compat = not (self.jspi and self.memory64)
+        return "compat" if needs_compat and not self.firefox else "default"
+
+    @property
     def engine_build(self) -> str:
-        """The wasm build a model loads with, for the backend in use."""
-        return self.gpu_engine_build if self.use_gpu else self.cpu_engine_build
+        """The build the next model loads with (a small one; see :meth:`build_for`)."""
+        return self.build_for(0, self.use_gpu)
 
     @property
     def gpu_name(self) -> str:

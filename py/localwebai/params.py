@@ -70,6 +70,8 @@ class LoadParams:
     n_batch: int = DEFAULT_BATCH
     chat_template: str | None = None
     """A jinja template for models whose GGUF has none (None: the model's own)."""
+    build: str | None = None
+    """The wasm build to run (``Environment.build_for``; set by the runner for each start)."""
 
     def __post_init__(self) -> None:
         _require(

@@ -80,8 +80,8 @@ class EmbeddingEngine(Protocol):
     async def unload(self) -> None: ...
 
 
-LoadEmbedder = Callable[[Blob, int, int], Awaitable[EmbeddingEngine]]
-"""``(blob, n_threads, n_gpu_layers)`` → a loaded embedding model, in its own engine."""
+LoadEmbedder = Callable[[Blob, int, int, str], Awaitable[EmbeddingEngine]]
+"""``(blob, n_threads, n_gpu_layers, build)`` → a loaded embedding model, in its own engine."""
 
 
 class AbortHandle(Protocol):
@@ -216,16 +216,22 @@ class LlamaRunner:
         on_progress(LoadProgress(LoadStage.READY))
         return self.engine_info
 
+    def _with_build(self, blob: Blob, params: LoadParams) -> LoadParams:
+        """``params`` with the build for this model's size and backend."""
+        size = self.store.cache.blobs.size(blob)
+        return replace(params, build=self.environment.build_for(size, params.n_gpu_layers > 0))
+
     async def _start(self, blob: Blob, params: LoadParams) -> EngineInfo:
         if params.n_gpu_layers == 0:
             reason = self.environment.why_cpu
             self.backend = f"CPU ({reason})" if reason else "CPU"
-            return await self.engine.load(blob, params)
+            return await self.engine.load(blob, self._with_build(blob, params))
         try:
-            info = await self.engine.load(blob, params)
+            info = await self.engine.load(blob, self._with_build(blob, params))
         except EngineError as error:
             self.backend = f"CPU ({self.environment.gpu_name} failed: {error})"
-            return await self.engine.load(blob, replace(params, n_gpu_layers=0))
+            cpu = replace(params, n_gpu_layers=0)
+            return await self.engine.load(blob, self._with_build(blob, cpu))
         self.backend = self.environment.gpu_name
         return info
 
@@ -239,9 +245,9 @@ class LlamaRunner:
         if self.embedder is not None:
             await self.embedder.unload()
             self.embedder = None
-        self.embedder = await self._load_embedder(
-            blob, self.environment.threads, self.environment.gpu_layers
-        )
+        gpu_layers = self.environment.gpu_layers
+        build = self.environment.build_for(self.store.cache.blobs.size(blob), gpu_layers > 0)
+        self.embedder = await self._load_embedder(blob, self.environment.threads, gpu_layers, build)
         return self.embedder
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -124,7 +124,7 @@ async def attempt(action):
 
 async def probe():
     blob = await fetch_blob("/models/{model}", new_abort_controller().signal, lambda *_: None)
-    embedder = await Embedder.load(blob)
+    embedder = await Embedder.load(blob, 1, 0, "simd")  # Chromium: our build on the CPU
     vectors = await embedder.embed(SENTENCES)
     detailed = await embedder.embed_detailed(SENTENCES[:1])
     errors = {{

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 from localwebai.chat import ChatHistory
-from localwebai.environment import Environment
+from localwebai.environment import NATIVE_BUILD, Environment
 from localwebai.errors import (
     AbortedError,
     ContextFullError,
@@ -31,8 +31,7 @@ PROBE = {
     "memory64": True,
     "webgpu": {"available": True, "fallback": True, "shaderF16": False, "description": "sw"},
     "deviceMemoryGiB": 8,
-    "engineBuild": "simd",
-    "gpuEngineBuild": "default",
+    "wasmExceptions": True,
 }
 
 
@@ -44,10 +43,43 @@ def test_isolated_page_uses_every_core_and_skips_a_fallback_gpu() -> None:
         "8 threads · cross-origin isolated · SIMD · CPU (WebGPU unused: only a software "
         "(fallback) adapter) · simd wasm build"
     )
-    compat = Environment.from_probe(
-        {**PROBE, "jspi": False, "engineBuild": "compat", "gpuEngineBuild": "compat"}
-    )
+    compat = Environment.from_probe({**PROBE, "jspi": False})
     assert compat.summary().endswith(" · compat wasm build")
+
+
+GIB = 2**30
+CHROMIUM = {"simd": True, "jspi": True, "memory64": True, "wasmExceptions": True}
+SAFARI = {"simd": True, "jspi": False, "memory64": False, "wasmExceptions": True}
+FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0"
+
+
+@pytest.mark.parametrize(
+    ("features", "model_bytes", "gpu", "build"),
+    [
+        (CHROMIUM, GIB, False, "simd"),  # ours on the CPU
+        (CHROMIUM, 2 * GIB - 1, False, "simd"),
+        (CHROMIUM, 2 * GIB, False, "default"),  # ours is 32-bit: wllama's memory64 build
+        (CHROMIUM, GIB, True, "default"),  # WebGPU lives in wllama's build
+        ({**CHROMIUM, "simd": False}, GIB, False, "default"),
+        ({**CHROMIUM, "wasmExceptions": False}, GIB, False, "default"),
+        ({**CHROMIUM, "memory64": False}, GIB, False, "simd"),
+        ({**CHROMIUM, "memory64": False}, 3 * GIB, False, "compat"),
+        (SAFARI, GIB, False, "compat"),  # no JSPI: wllama's Asyncify build
+        (SAFARI, 3 * GIB, True, "compat"),
+        ({**SAFARI, "userAgent": FIREFOX_UA}, GIB, False, "default"),  # wllama's Firefox rule
+        ({**CHROMIUM, "forcedBuild": "compat"}, GIB, False, "compat"),  # ?engine= wins
+        ({**CHROMIUM, "forcedBuild": "nonsense"}, GIB, False, "simd"),  # unknown: ignored
+    ],
+)
+def test_build_table(features: dict, model_bytes: int, gpu: bool, build: str) -> None:
+    probe = {k: v for k, v in PROBE.items() if k not in CHROMIUM}
+    env = Environment.from_probe({**probe, **features})
+    assert env.build_for(model_bytes, gpu) == build
+
+
+def test_native_has_one_build() -> None:
+    env = Environment.for_native(2)
+    assert env.build_for(8 * GIB, gpu=True) == env.engine_build == NATIVE_BUILD
 
 
 def test_the_gpu_loads_wllamas_build_and_the_cpu_ours() -> None:
@@ -111,7 +143,8 @@ def test_device_memory_the_browser_does_not_give_is_unknown(probe: dict) -> None
 
 def test_a_probe_of_only_nones_and_missing_keys_gives_safe_defaults() -> None:
     env = Environment.from_probe({"webgpu": None, "hardwareConcurrency": None, "simd": None})
-    assert (env.threads, env.simd, env.backend, env.engine_build) == (1, False, "CPU", "default")
+    # nothing known: the build every browser runs
+    assert (env.threads, env.simd, env.backend, env.engine_build) == (1, False, "CPU", "compat")
     assert env.device_memory_gib is None
     known = Environment.from_probe({**PROBE, "deviceMemoryGiB": 0.5})
     assert known.device_memory_gib == 0.5 and known.device_memory_known

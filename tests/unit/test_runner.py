@@ -46,8 +46,10 @@ PROBE = {
     "sharedArrayBuffer": True,
     "hardwareConcurrency": 4,
     "simd": True,
+    "jspi": True,
+    "memory64": True,
+    "wasmExceptions": True,
     "webgpu": {"available": False, "reason": "navigator.gpu is absent"},
-    "engineBuild": "simd",
 }
 USABLE_GPU = {"available": True, "fallback": False, "shaderF16": True}
 
@@ -196,7 +198,7 @@ class FakeEmbedder:
         self.unloaded = True
 
 
-async def load_fake_embedder(blob: Any, threads: int, gpu_layers: int) -> FakeEmbedder:
+async def load_fake_embedder(blob: Any, threads: int, gpu_layers: int, build: str) -> FakeEmbedder:
     return FakeEmbedder(blob, threads, gpu_layers)
 
 
@@ -438,6 +440,8 @@ def test_webgpu_that_fails_to_start_falls_back_to_the_cpu(model: bytes) -> None:
     runner = setup.runner(engine)
     run(runner.load_model(ModelSource.from_url(URL)))
     assert [params.n_gpu_layers for _, params in engine.loads] == [999, 0]
+    # WebGPU lives in wllama's build; the CPU retry runs ours
+    assert [params.build for _, params in engine.loads] == ["default", "simd"]
     assert runner.loaded
     assert runner.backend == "CPU (WebGPU failed: Failed to create WebGPU device)"
     working = FakeEngine()

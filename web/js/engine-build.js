@@ -1,11 +1,7 @@
-// Which llama.cpp WebAssembly build wllama runs, always from our own files (never a CDN):
-//  - "simd":    wasm/wllama-simd.wasm + wasm/wllama-simd.js, built here by scripts/build_wasm.py:
-//               wllama's C++ with llama.cpp's wasm SIMD128 kernels (32-bit memory, JSPI, wasm
-//               exceptions; CPU only). The CPU build wherever the browser has JSPI (Chromium).
-//  - "default": wasm/wllama.wasm, wllama's own build (JSPI + memory64, WebGPU): the WebGPU build.
-//  - "compat":  wasm/wllama-compat.wasm + vendor/wllama-compat/wllama.js (Asyncify, 32-bit memory)
-//               for browsers without JSPI or memory64 (Safari).
-// The page URL flag ?engine=simd|default|compat forces one (for tests and benchmarks).
+// The llama.cpp WebAssembly builds wllama runs, always from our own files (never a CDN); which
+// one a model loads with is decided in Python (py/localwebai/environment.py: WASM_BUILDS,
+// Environment.build_for) from what probeWasm() reports. Here: the probes, and pointing wllama
+// at the chosen build's files. ?engine=simd|default|compat is reported as `forcedBuild`.
 const BUILDS = {
   simd: {
     worker: new URL("../wasm/wllama-simd.js", import.meta.url).href,
@@ -24,7 +20,7 @@ const SIMD_PROBE = new Uint8Array([
   253, 15, 253, 98, 11,
 ]);
 
-export function hasMemory64() {
+function hasMemory64() {
   try {
     new WebAssembly.Memory({ address: "i64", initial: 1n });
     return true;
@@ -33,35 +29,22 @@ export function hasMemory64() {
   }
 }
 
-export const HAS_SIMD = WebAssembly.validate(SIMD_PROBE);
-const HAS_JSPI = Boolean(WebAssembly.Suspending);
-// wllama's own rule: compat where JSPI or memory64 is missing, except on Firefox (its "safari"
-// mode), where the default build runs with a JSPI stub.
-const NEEDS_COMPAT = !(HAS_JSPI && hasMemory64());
-const FIREFOX = /Firefox\/[0-9.]+(\s|$)/.test(navigator.userAgent);
-// our build suspends through JSPI for file reads and throws wasm exceptions
-const CAN_RUN_SIMD = HAS_JSPI && HAS_SIMD && typeof WebAssembly.Tag === "function";
+const HAS_SIMD = WebAssembly.validate(SIMD_PROBE);
+// where wllama itself would run its compat build (it checks these two)
+const NEEDS_COMPAT = !(Boolean(WebAssembly.Suspending) && hasMemory64());
 
-function forced() {
-  const name = new URLSearchParams(location.search).get(FORCE_PARAM);
-  return ["simd", "default", "compat"].includes(name) ? name : null;
+/** What decides the build: wasm features, and a build forced by the page URL. */
+export function probeWasm() {
+  return {
+    simd: HAS_SIMD,
+    jspi: Boolean(WebAssembly.Suspending),
+    memory64: hasMemory64(),
+    wasmExceptions: typeof WebAssembly.Tag === "function",
+    forcedBuild: new URLSearchParams(location.search).get(FORCE_PARAM),
+  };
 }
 
-// Our build is 32-bit: it traps ("memory access out of bounds") reading a GGUF of 2 GiB or more,
-// which wllama's memory64 build loads.
-const SIMD_MAX_MODEL_BYTES = 2 ** 31;
-
-/**
- * The build a model of `modelBytes` loads with: on the GPU wllama's (WebGPU lives there), and
- * for a model of 2 GiB or more wllama's memory64 build; else ours.
- */
-export function engineBuild(gpu = false, modelBytes = 0) {
-  const wllamaChoice = NEEDS_COMPAT && !FIREFOX ? "compat" : "default";
-  const ours = CAN_RUN_SIMD && !gpu && modelBytes < SIMD_MAX_MODEL_BYTES;
-  return forced() || (ours ? "simd" : wllamaChoice);
-}
-
-/** Point `wllama` at our files for `build` (see engineBuild). */
+/** Point `wllama` at our files for `build` ("simd", "default" or "compat"). */
 export function applyEngineBuild(wllama, build) {
   wllama.setCompat(BUILDS.compat, build === "compat" ? "firefox_safari" : "safari");
   const own = build === "simd" || (build === "compat" && !NEEDS_COMPAT);

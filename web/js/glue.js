@@ -4,9 +4,7 @@
 //  - constructing wllama with our own wasm builds and no CDN fallback.
 // Everything else (decisions, errors, UI) is Python: see py/localwebai/browser/.
 import { CacheManager, Wllama } from "../vendor/wllama/index.js";
-import { HAS_SIMD, applyEngineBuild, engineBuild, hasMemory64 } from "./engine-build.js";
-
-export { engineBuild };
+import { applyEngineBuild, probeWasm } from "./engine-build.js";
 
 export * from "./cache.js";
 export * from "./http.js";
@@ -27,7 +25,7 @@ const NO_STORAGE = {
   delete: async () => {},
 };
 
-/** A new wllama instance on our files for `build` (see engine-build.js: engineBuild). */
+/** A new wllama instance on our files for `build` (Python chooses it: Environment.build_for). */
 export function createWllama(build) {
   const config = { suppressNativeLog: true, cacheManager: new CacheManager([NO_STORAGE]) };
   const wllama = new Wllama({ default: WLLAMA_WASM }, config);
@@ -59,11 +57,7 @@ export async function probeEnvironment() {
     hardwareConcurrency: navigator.hardwareConcurrency || 1,
     userAgent: navigator.userAgent,
     deviceMemoryGiB: navigator.deviceMemory ?? null,
-    simd: HAS_SIMD,
-    jspi: Boolean(WebAssembly.Suspending),
-    memory64: hasMemory64(),
-    engineBuild: engineBuild(false),
-    gpuEngineBuild: engineBuild(true),
+    ...probeWasm(),
     webgpu: await probeWebGPU(),
   };
 }

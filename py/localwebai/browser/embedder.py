@@ -3,7 +3,8 @@
 from localwebai.browser.embedder import Embedder
 from localwebai.embeddings import cosine_similarity
 
-embedder = await Embedder.load(blob)  # a JS Blob of a GGUF embedding model
+env = await probe()  # localwebai.browser.environment; blob: a JS Blob of a GGUF embedding model
+embedder = await Embedder.load(blob, env.threads, 0, env.build_for(int(blob.size), gpu=False))
 a, b = await embedder.embed(["The cat sits on the mat.", "A cat is on a rug."])
 print(cosine_similarity(a, b))
 await embedder.unload()
@@ -34,12 +35,13 @@ class Embedder:
         """What the model's header says: name, pooling, dimension, context."""
 
     @classmethod
-    async def load(cls, blob: Any, n_threads: int = 1, n_gpu_layers: int = 0) -> Embedder:
-        """Load a GGUF from a Blob (read lazily by the worker) with the model's own pooling."""
+    async def load(cls, blob: Any, n_threads: int, n_gpu_layers: int, build: str) -> Embedder:
+        """Load a GGUF from a Blob (read lazily by the worker) with the model's own pooling, on
+        the wasm ``build`` (``Environment.build_for``)."""
         header = await read_header(partial(read_bytes, blob), int(blob.size))
         model = EmbeddingModel.from_header(header)
         options = model.load_options(n_threads, n_gpu_layers)
-        wllama, _ = await load_wllama(blob, options, n_gpu_layers > 0)
+        wllama = await load_wllama(blob, options, build)
         return cls(wllama, model)
 
     @property

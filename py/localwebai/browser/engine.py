@@ -21,17 +21,16 @@ def engine_error(error: JsException, loading: bool = False) -> LocalWebAIError:
     return from_engine_error(*error_fields(error), loading=loading)
 
 
-async def load_wllama(blob: Any, options: dict[str, Any], gpu: bool) -> tuple[Any, str]:
-    """A new wllama instance (and worker) with this model Blob loaded, and the name of the wasm
-    build it runs; on failure the worker is ended and the error is ours."""
-    build = str(glue.engineBuild(gpu, blob.size))
+async def load_wllama(blob: Any, options: dict[str, Any], build: str) -> Any:
+    """A new wllama instance (and worker) on the wasm ``build`` with this model Blob loaded;
+    on failure the worker is ended and the error is ours."""
     wllama = glue.createWllama(build)
     try:
         await wllama.loadModel(js.Array.of(blob), to_js_object(options))
     except JsException as error:
         await exit_wllama(wllama)
         raise engine_error(error, loading=True) from None
-    return wllama, build
+    return wllama
 
 
 async def exit_wllama(wllama: Any) -> None:
@@ -54,7 +53,8 @@ class WllamaEngine:
     async def load(self, blob: Any, params: LoadParams) -> EngineInfo:
         """Load the model from a Blob (bytes are read lazily by the worker, never copied here)."""
         await self.unload()
-        self._wllama, build = await load_wllama(blob, params.to_wllama(), params.n_gpu_layers > 0)
+        build = params.build or "default"
+        self._wllama = await load_wllama(blob, params.to_wllama(), build)
         self.n_ctx = params.n_ctx
         return EngineInfo(
             threads=int(self._wllama.getNumThreads()),

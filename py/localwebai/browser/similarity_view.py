@@ -113,9 +113,9 @@ class SimilarityView:
         self._set_status("loading", "Downloading the embedding model…")
         blob = await fetch_blob(absolute, new_abort_controller().signal, progress)
         self._set_status("loading", "Loading the embedding model…")
-        self.embedder = await Embedder.load(
-            blob, self.environment.threads, self.environment.gpu_layers
-        )
+        gpu_layers = self.environment.gpu_layers
+        build = self.environment.build_for(int(blob.size), gpu_layers > 0)
+        self.embedder = await Embedder.load(blob, self.environment.threads, gpu_layers, build)
         self._model_url = absolute
         return self.embedder
 

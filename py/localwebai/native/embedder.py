@@ -29,9 +29,10 @@ class NativeEmbedder:
 
     @classmethod
     async def load(
-        cls, blob: FileRegion, n_threads: int = 1, n_gpu_layers: int = 0
+        cls, blob: FileRegion, n_threads: int = 1, n_gpu_layers: int = 0, build: str = ""
     ) -> NativeEmbedder:
-        """Load a GGUF embedding model from its file, with the model's own pooling."""
+        """Load a GGUF embedding model from its file, with the model's own pooling (one build
+        natively: ``build`` is ignored)."""
         path = model_path(blob)
         header = read_header_file(path)
         model = EmbeddingModel.from_header(header)
