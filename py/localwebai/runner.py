@@ -217,7 +217,10 @@ class LlamaRunner:
         return self.engine_info
 
     def _with_build(self, blob: Blob, params: LoadParams) -> LoadParams:
-        """``params`` with the build for this model's size and backend."""
+        """``params`` with the build for this model's size and backend (one the caller named
+        in ``params.build`` is kept)."""
+        if params.build:
+            return params
         size = self.store.cache.blobs.size(blob)
         return replace(params, build=self.environment.build_for(size, params.n_gpu_layers > 0))
 
