@@ -113,7 +113,7 @@ def test_tiny_model_by_url_matches_native_then_loads_from_the_cache(
 
 
 def test_local_file_loads_and_stop_ends_a_long_reply(booted: Driver, models_dir: Path):
-    booted.set_files("#file-input", models_dir / TINY)
+    app.load_file(booted, models_dir / TINY)
     app.wait_model_ready(booted)
     assert "llama" in app.text(booted, "#model-metadata")
     app.set_generation(booted, "complete", 0, 4000)
@@ -138,7 +138,7 @@ def test_errors_are_clear_and_cancel_leaves_the_app_usable(booted: Driver, tmp_p
 
     fake = tmp_path / "holiday-photo.gguf"
     fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4096))
-    booted.set_files("#file-input", fake)
+    app.load_file(booted, fake)
     assert "not a GGUF model" in app.error_text(booted)
     app.wait_ready(booted)
 

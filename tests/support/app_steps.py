@@ -23,6 +23,25 @@ FILL = """(selector, value) => {
 }"""
 CLICK = "(selector) => document.querySelector(selector).click()"
 TEXT = "(selector) => document.querySelector(selector)?.textContent ?? null"
+WATCH_STATES = """() => {
+    window.__states = [];
+    if (!window.__stateWatch) {
+        window.__stateWatch = new MutationObserver(
+            () => window.__states.push(document.body.dataset.state));
+        window.__stateWatch.observe(
+            document.body, {attributes: true, attributeFilter: ['data-state']});
+    }
+}"""
+LOAD_OUTCOME = """() => {
+    if (!(window.__states || []).length) return null;  // the load has not begun
+    const state = document.body.dataset.state;
+    const error = document.getElementById('error');
+    const failed = !error.hidden && error.textContent;
+    if (state === 'model-ready' && !failed) return {ready: true};
+    const settled = state === 'ready' || state === 'model-ready';
+    if (settled && failed) return {ready: false, error: failed};
+    return null;
+}"""
 REPLY = """(index) => {
     const reply = document.querySelectorAll('#messages li.assistant')[index];
     if (!reply || !(reply.dataset.stopReason || reply.classList.contains('failed'))) return null;
@@ -68,29 +87,35 @@ def reload_app(driver: Driver) -> None:
 
 
 def load_by_url(driver: Driver, url: str) -> None:
+    """Start loading ``url``; :func:`wait_model_ready` or :func:`error_text` tell how it ended
+    (they watch the page's state from here on, so an earlier error is not taken for this)."""
+    driver.evaluate(WATCH_STATES)
     fill(driver, "#model-url", url)
     click(driver, "#load-url")
 
 
+def load_file(driver: Driver, path: Path) -> None:
+    """Start loading a local file through the file input (as :func:`load_by_url`)."""
+    driver.evaluate(WATCH_STATES)
+    driver.set_files("#file-input", path)
+
+
+def load_outcome(driver: Driver, timeout_s: float = LOAD_TIMEOUT_S) -> dict:
+    """How the load started last ended: ``{ready: true}`` or ``{ready: false, error}``."""
+    return wait_for(driver, LOAD_OUTCOME, timeout_s=timeout_s)
+
+
 def wait_model_ready(driver: Driver, timeout_s: float = LOAD_TIMEOUT_S) -> None:
     """Until the model is loaded; fails with the page's error message if the load failed."""
-    outcome = wait_for(
-        driver,
-        """() => document.body.dataset.state === 'model-ready' ? 'ready'
-            : (!document.getElementById('error').hidden
-               && document.getElementById('error').textContent) || null""",
-        timeout_s=timeout_s,
-    )
-    assert outcome == "ready", f"{driver.engine}: the model did not load: {outcome}"
+    outcome = load_outcome(driver, timeout_s)
+    assert outcome["ready"], f"{driver.engine}: the model did not load: {outcome['error']}"
 
 
 def error_text(driver: Driver, timeout_s: float = LOAD_TIMEOUT_S) -> str:
-    """The error the page shows (waits for it)."""
-    return wait_for(
-        driver,
-        "() => { const e = document.getElementById('error'); return !e.hidden && e.textContent; }",
-        timeout_s=timeout_s,
-    )
+    """The error the load started last ended with (fails if it loaded)."""
+    outcome = load_outcome(driver, timeout_s)
+    assert not outcome["ready"], f"{driver.engine}: the load succeeded; an error was expected"
+    return outcome["error"]
 
 
 def field(driver: Driver, name: str) -> str | None:
