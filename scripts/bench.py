@@ -66,6 +66,7 @@ from localwebai.bench import (  # noqa: E402
     ratio,
     summarize,
 )
+from localwebai.environment import Environment  # noqa: E402
 from native_reference import ensure_node_llama_cpp  # noqa: E402
 
 import serve  # noqa: E402
@@ -306,7 +307,7 @@ class Bench:
                     "nThreads": threads,
                     "nCtx": N_CTX,
                     "useCache": True,
-                    "modelBytes": self.model.stat().st_size,
+                    "build": self._bare_build(page),
                 }
                 with sampler.phase("load"):
                     loaded = page.evaluate(
@@ -323,6 +324,11 @@ class Bench:
             self.samples += memory_samples(engine, sampler, threads, rep)
             if extras:
                 self._bare_extras(page, options, rep)
+
+    def _bare_build(self, page: Page) -> str:
+        """The build the app would load this model with on the CPU (or the page's ?engine=)."""
+        probe = page.evaluate("() => bench.probe()")
+        return Environment.from_probe(probe).build_for(self.model.stat().st_size, gpu=False)
 
     def _open_bare(self, page: Page, query: str = "") -> None:
         page.goto(f"{self.base_url}bench/bare.html{query}")

@@ -1,22 +1,25 @@
 // The bare-wllama side of scripts/bench.py: the same vendored wllama and wasm as the app, called
 // directly from JS. Playwright drives it through window.bench; every call resolves to plain data.
 import { Wllama } from "/vendor/wllama/index.js";
-import { applyEngineBuild, engineBuild } from "/js/engine-build.js";
+import { applyEngineBuild, probeWasm } from "/js/engine-build.js";
 
 const WASM = new URL("/wasm/wllama.wasm", location.href).href;
 let wllama = null;
 
-function createWllama(modelBytes) {
-  // the app's choice of build for this model on the CPU (or the one ?engine= asks for)
-  const build = engineBuild(false, modelBytes);
+// `build`: the app's choice for this model on the CPU, made by scripts/bench.py with the app's
+// own rule (Environment.build_for) from probe()
+function createWllama(build) {
   return applyEngineBuild(new Wllama({ default: WASM }, { suppressNativeLog: true }), build);
 }
 
 window.bench = {
+  /** What the build choice depends on: wasm features, ?engine=, the user agent. */
+  probe: () => ({ ...probeWasm(), userAgent: navigator.userAgent }),
+
   /** Download (or, with useCache, read from wllama's OPFS cache) and load; times the whole. */
-  async load(url, { nThreads, nCtx, useCache, modelBytes }) {
+  async load(url, { nThreads, nCtx, useCache, build }) {
     if (wllama) await wllama.exit();
-    wllama = createWllama(modelBytes);
+    wllama = createWllama(build);
     const start = performance.now();
     await wllama.loadModelFromUrl(url, {
       n_threads: nThreads, n_ctx: nCtx, n_gpu_layers: 0, useCache,
