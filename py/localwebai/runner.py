@@ -221,8 +221,11 @@ class LlamaRunner:
         in ``params.build`` is kept)."""
         if params.build:
             return params
-        size = self.store.cache.blobs.size(blob)
-        return replace(params, build=self.environment.build_for(size, params.n_gpu_layers > 0))
+        return replace(params, build=self._build_for(blob, params.n_gpu_layers))
+
+    def _build_for(self, blob: Blob, n_gpu_layers: int) -> str:
+        """The wasm build for this model's size, on the GPU or the CPU."""
+        return self.environment.build_for(self.store.cache.blobs.size(blob), n_gpu_layers > 0)
 
     async def _start(self, blob: Blob, params: LoadParams) -> EngineInfo:
         if params.n_gpu_layers == 0:
@@ -249,7 +252,7 @@ class LlamaRunner:
             await self.embedder.unload()
             self.embedder = None
         gpu_layers = self.environment.gpu_layers
-        build = self.environment.build_for(self.store.cache.blobs.size(blob), gpu_layers > 0)
+        build = self._build_for(blob, gpu_layers)
         self.embedder = await self._load_embedder(blob, self.environment.threads, gpu_layers, build)
         return self.embedder
 
