@@ -43,6 +43,11 @@ PYODIDE_VERSION = "314.0.7"
 PYSCRIPT_VERSION = "0.7.31"
 HASH_WASM_VERSION = "4.13.0"
 MICROPIP_VERSION = "0.11.1"  # must equal what Pyodide's pyodide-lock.json names
+# Pure-Python wheels the page loads after boot (py/localwebai/browser/packages.py): Markdown for
+# replies (markdown-it-py, CommonMark with raw HTML off; mdurl is its dependency) and Pygments
+# for code highlighting.
+PAGE_WHEELS = {"markdown-it-py": "4.3.0", "mdurl": "0.1.2", "pygments": "2.21.0"}
+WHEELS_DIR = "web/vendor/wheels"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCK_NAME = "vendor.lock.json"
@@ -381,7 +386,7 @@ def npm_pack(name: str, version: str, tmp: Path) -> tuple[Path, str]:
 def pip_download(name: str, version: str, python: str, tmp: Path) -> Path:
     """`pip download` one pure-Python wheel for the given Python version into `tmp`."""
     dest = tmp / "wheels"
-    dest.mkdir()
+    dest.mkdir(parents=True)
     run(
         [
             sys.executable,
@@ -476,8 +481,11 @@ def wheel_licence(wheel: Path) -> tuple[str, str | None, str, bytes]:
             if len(set(known)) != 1:
                 raise SystemExit(f"{wheel.name}: cannot tell the licence from {classifiers}")
             licence, declared = known[0], classifiers[0]
+        info_dir = meta_name.rsplit("/", 1)[0]
         lic_name = next(
-            n for n in zf.namelist() if n.startswith(meta_name.rsplit("/", 1)[0] + "/licenses/")
+            n
+            for n in zf.namelist()
+            if n.startswith(f"{info_dir}/licenses/LICENSE") or n == f"{info_dir}/LICENSE"
         )
         return licence, declared, lic_name, zf.read(lic_name)
 
@@ -557,6 +565,27 @@ def recreate(root: Path = REPO_ROOT) -> Lock:
         outputs[f"{PYODIDE_DIR}/LICENSE"] = lic_bytes
         pyodide_record.note = PYODIDE_LICENCE_NOTE
         packages.append(micropip)
+
+        for name, version in PAGE_WHEELS.items():
+            page_wheel = pip_download(name, version, python, tmp / name)
+            data = page_wheel.read_bytes()
+            licence, declared, lic_source, lic_bytes = wheel_licence(page_wheel)
+            pkg = PackageRecord(
+                name,
+                "pypi",
+                version,
+                licence,
+                page_wheel.name,
+                f"sha256-{sha256_bytes(data)}",
+                licence_declared=declared,
+            )
+            for dest, source, content, role in (
+                (f"{WHEELS_DIR}/{page_wheel.name}", page_wheel.name, data, "runtime"),
+                (f"{WHEELS_DIR}/LICENSE.{name}", lic_source, lic_bytes, "licence"),
+            ):
+                pkg.files.append(record(dest, source, content, role))
+                outputs[dest] = content
+            packages.append(pkg)
 
         patched, changes = patch_pyodide_lock(pyodide_lock, entry["file_name"], wheel_sha)
         patched_rec = record(

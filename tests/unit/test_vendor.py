@@ -65,6 +65,7 @@ def test_lock_covers_packages_licences_and_patch(lock) -> None:
         "@pyscript/core",
         "hash-wasm",
         "micropip",
+        *vendor.PAGE_WHEELS,
     }
     assert by_name["@wllama/wllama-compat"].version == by_name["@wllama/wllama"].version
     assert all(p.integrity.startswith(("sha512-", "sha256-")) for p in lock.packages)
@@ -76,6 +77,7 @@ def test_lock_covers_packages_licences_and_patch(lock) -> None:
         "web/vendor/pyodide/LICENSE",
         "web/vendor/pyscript/LICENSE",
         "web/vendor/hash-wasm/LICENSE",
+        *(f"{vendor.WHEELS_DIR}/LICENSE.{name}" for name in vendor.PAGE_WHEELS),
     } <= paths
     assert not any(p.endswith(".map") for p in paths)
     patched = [f for f in lock.files() if f.patch is not None]
