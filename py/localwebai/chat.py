@@ -1,8 +1,8 @@
 """Chat: the messages of one conversation, and ``ChatSession``, a multi-turn chat on a runner.
 
 The model's own chat template (jinja, from its GGUF) turns the messages into its prompt; the
-engine applies it, so a session only keeps the messages. A model without a template gets
-``DEFAULT_CHAT_TEMPLATE`` (ChatML), passed at load time by the runner.
+engine applies it, so a session only keeps the messages. A model without a template gets one
+of ``localwebai.chat_formats`` (chosen by its architecture), passed at load time by the runner.
 """
 
 from __future__ import annotations
@@ -27,14 +27,6 @@ from .tools import (
 
 Role = Literal["system", "user", "assistant"]
 
-DEFAULT_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
-"""ChatML, for models whose GGUF carries no ``tokenizer.chat_template``."""
-DEFAULT_TEMPLATE_NAME = "ChatML (default: the model has no chat template)"
 DEFAULT_TOOL_STEPS = 4
 
 
@@ -139,6 +131,19 @@ class ChatSession:
     def clear(self) -> None:
         """Start over (the system prompt stays)."""
         self.history.clear()
+
+    def restore(self, messages: Sequence[Message]) -> None:
+        """Continue a saved conversation: its turns become the history."""
+        self.history.messages = list(messages)
+
+    def take_back_last(self) -> str:
+        """Remove the last user message and the reply to it; return that message, to edit."""
+        messages = self.history.messages
+        if messages and messages[-1].role == "assistant":
+            messages.pop()
+        if not messages or messages[-1].role != "user":
+            raise LocalWebAIError("There is no message to edit yet.")
+        return messages.pop().content
 
     def abort(self) -> None:
         self.backend.abort()

@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .cache import Blob
-from .chat import DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_NAME, ChatSession
+from .chat import ChatSession
+from .chat_formats import ChatFormat, custom_chat_format, fallback_chat_format
 from .environment import Environment
 from .errors import BusyError, EngineError, ModelNotLoadedError, ModelTooLargeError
 from .generation import Generation, GenerationResult, OnComplete, OnText
@@ -120,6 +121,8 @@ class LlamaRunner:
         self.engine_info: EngineInfo | None = None
         self.backend = ""
         """What the loaded model runs on: "WebGPU" (natively "GPU"), or "CPU" with the reason."""
+        self.chat_format: ChatFormat | None = None
+        """The chat format the loaded model was given (None: its own template, or no model)."""
         self.embedder: EmbeddingEngine | None = None
         self._reply: AbortHandle | None = None
 
@@ -143,10 +146,10 @@ class LlamaRunner:
 
     @property
     def chat_template_name(self) -> str:
-        """The loaded model's own template, or the ChatML default it was given."""
+        """Either "the model's own" template or the name of the format given (``chat_format``)."""
         if self.metadata is None:
             return ""
-        return "the model's own" if self.metadata.chat_template else DEFAULT_TEMPLATE_NAME
+        return "the model's own" if self.chat_format is None else self.chat_format.name
 
     # ---- loading ------------------------------------------------------------------------
 
@@ -154,9 +157,9 @@ class LlamaRunner:
         self, inspection: ModelInspection, choices: LoadChoices | None = None
     ) -> LoadParams:
         """Parameters for this model here: the context asked for (capped by the model's own),
-        all cores when isolated, GPU layers when WebGPU works, and the ChatML template for a
-        model without one; then the user's ``choices``, validated. "CPU only"
-        (``force_cpu``) wins over a GPU layers choice."""
+        all cores when isolated, GPU layers when WebGPU works, and for a model without a chat
+        template the one of its architecture's format (``chat_formats``); then the user's
+        ``choices``, validated. "CPU only" (``force_cpu``) wins over a GPU layers choice."""
         choices = choices or LoadChoices()
         model_context = inspection.spec.context_length
         wanted = LoadParams.context_for(model_context, choices.n_ctx or DEFAULT_CONTEXT)
@@ -165,8 +168,8 @@ class LlamaRunner:
             n_threads=self.environment.threads,
             n_gpu_layers=self.environment.gpu_layers,
             n_batch=min(DEFAULT_BATCH, wanted),
-            chat_template=None if inspection.spec.chat_template else DEFAULT_CHAT_TEMPLATE,
         )
+        params, _ = _with_chat_template(inspection, params)
         params = replace(params, **choices.overrides())
         return replace(params, n_gpu_layers=0) if self.force_cpu else params
 
@@ -206,12 +209,15 @@ class LlamaRunner:
         estimate = self.memory_estimate(inspection, params.n_ctx)
         if not estimate.fits:
             raise ModelTooLargeError(f"Not loaded: {estimate.message()}")
+        params, chat_format = _with_chat_template(inspection, params)
         blob = await self.store.open(source, inspection, signal, on_progress)
         on_progress(LoadProgress(LoadStage.INITIALIZING))
         self.metadata = None
         self.model_name = ""
+        self.chat_format = None
         self.engine_info = await self._start(blob, params)
         self.metadata = inspection.spec
+        self.chat_format = chat_format
         self.model_name = inspection.spec.name or source.label
         on_progress(LoadProgress(LoadStage.READY))
         return self.engine_info
@@ -267,6 +273,7 @@ class LlamaRunner:
         self.abort()
         self.metadata = None
         self.model_name = ""
+        self.chat_format = None
         self.engine_info = None
         self.backend = ""
         await self.engine.unload()
@@ -303,7 +310,8 @@ class LlamaRunner:
         params: GenerationParams | None = None,
         tools: Sequence[Tool] = (),
     ) -> ChatSession:
-        """A multi-turn chat with this runner's model (its own chat template applies)."""
+        """A multi-turn chat with this runner's model (its own chat template applies, or the
+        format of ``chat_format``, whose end-of-turn strings end every reply)."""
         return ChatSession(self, system_prompt, params, tools)
 
     def abort(self) -> None:
@@ -319,6 +327,8 @@ class LlamaRunner:
     async def stream_chat(
         self, messages: list[dict[str, str]], params: GenerationParams, on_text: OnText
     ) -> GenerationResult:
+        if self.chat_format is not None:
+            params = self.chat_format.with_stops(params)
         return await self._run(lambda signal: self.engine.chat(messages, params, signal, on_text))
 
     async def _run(self, start: Callable[[Any], Awaitable[GenerationResult]]) -> GenerationResult:
@@ -331,3 +341,20 @@ class LlamaRunner:
             return await start(self._reply.signal)
         finally:
             self._reply = None
+
+
+def _with_chat_template(
+    inspection: ModelInspection, params: LoadParams
+) -> tuple[LoadParams, ChatFormat | None]:
+    """``params`` with the template the engine gets, and its format (None: the model's own).
+
+    A model without a template gets its architecture's format even when the caller's
+    ``params`` name none; a template the caller gave is kept."""
+    if params.chat_template is None and inspection.spec.chat_template:
+        return params, None
+    fallback = fallback_chat_format(inspection.header)
+    if params.chat_template is None:
+        return replace(params, chat_template=fallback.template), fallback
+    if params.chat_template == fallback.template:
+        return params, fallback
+    return params, custom_chat_format(params.chat_template)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from aio import run
 from localwebai.cache import CacheError, ModelCache, plan_chunks, url_model_id
-from localwebai.chat import DEFAULT_CHAT_TEMPLATE
+from localwebai.chat_formats import CHATML, GEMMA
 from localwebai.environment import Environment
 from localwebai.errors import (
     AbortedError,
@@ -60,10 +60,11 @@ def make_model(
     context: int = 2048,
     template: str | None = None,
     rows: int = 48,
+    architecture: str = "llama",
 ) -> bytes:
     """A small real GGUF: one tensor of ``rows`` x 64 floats (48: a few chunks of the test
     cache)."""
-    writer = gguf.GGUFWriter(path, "llama")
+    writer = gguf.GGUFWriter(path, architecture)
     writer.add_name(name)
     writer.add_context_length(context)
     writer.add_block_count(1)
@@ -138,6 +139,7 @@ class FakeEngine:
         self.gpu_fails = gpu_fails
         self.reply = reply
         self.loads: list[tuple[Any, LoadParams]] = []
+        self.chats: list[GenerationParams] = []
         self.gate: asyncio.Event | None = None
         self._loaded = False
 
@@ -173,6 +175,7 @@ class FakeEngine:
     async def chat(
         self, messages: list[dict[str, str]], params: GenerationParams, signal: Any, on_text: Any
     ) -> GenerationResult:
+        self.chats.append(params)
         return await self.complete(messages[-1]["content"], params, signal, on_text)
 
 
@@ -243,7 +246,7 @@ def test_load_params_fit_the_model_and_the_browser(tmp_path: Path, model: bytes)
     params = runner.load_params(inspection)
     # the context asked for (4096 by default) is capped by the model's own 2048
     assert params == LoadParams(
-        n_ctx=2048, n_threads=4, n_gpu_layers=0, n_batch=512, chat_template=DEFAULT_CHAT_TEMPLATE
+        n_ctx=2048, n_threads=4, n_gpu_layers=0, n_batch=512, chat_template=CHATML.template
     )
     short = runner.load_params(inspection, LoadChoices(n_ctx=256))
     assert (short.n_ctx, short.n_batch) == (256, 256)
@@ -258,6 +261,37 @@ def test_load_params_fit_the_model_and_the_browser(tmp_path: Path, model: bytes)
     runner = setup.runner()
     params = runner.load_params(run(runner.inspect(ModelSource.from_url(URL))))
     assert (params.chat_template, params.n_threads, params.n_gpu_layers) == (None, 1, 999)
+
+
+def test_a_model_without_a_template_gets_its_architectures_format(tmp_path: Path) -> None:
+    gemma = make_model(tmp_path / "gemma.gguf", architecture="gemma")
+    engine = FakeEngine()
+    runner = Setup(gemma).runner(engine)
+    assert runner.chat_template_name == ""
+    run(runner.load_model(ModelSource.from_url(URL), LoadParams(n_ctx=256, n_batch=256)))
+    assert engine.loads[-1][1].chat_template == GEMMA.template  # also when params name none
+    assert runner.chat_format is GEMMA
+    assert runner.chat_template_name == GEMMA.name
+    run(runner.chat_session().ask("Hi", GenerationParams(stop=("\n",))))
+    assert engine.chats[-1].stop == ("\n", "<end_of_turn>")
+    custom = LoadParams(n_ctx=256, n_batch=256, chat_template="T")
+    run(runner.load_model(ModelSource.from_url(URL), custom))
+    assert runner.chat_template_name == "custom (given at load)"
+    run(runner.chat_session().ask("Hi"))
+    assert engine.chats[-1].stop == ()
+    run(runner.unload())
+    assert (runner.chat_format, runner.chat_template_name) == (None, "")
+
+
+def test_a_model_with_a_template_keeps_it(tmp_path: Path) -> None:
+    templated = make_model(tmp_path / "gemma.gguf", template="{{ messages }}", architecture="gemma")
+    engine = FakeEngine()
+    runner = Setup(templated).runner(engine)
+    run(runner.load_model(ModelSource.from_url(URL), LoadParams(n_ctx=256, n_batch=256)))
+    assert engine.loads[-1][1].chat_template is None
+    assert (runner.chat_format, runner.chat_template_name) == (None, "the model's own")
+    run(runner.chat_session().ask("Hi"))
+    assert engine.chats[-1].stop == ()
 
 
 def test_load_choices_from_the_form() -> None:

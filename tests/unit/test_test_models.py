@@ -12,6 +12,7 @@ import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 REFERENCE_JSON = Path(__file__).resolve().parents[1] / "data" / "tiny_llama_greedy.json"
+GEMMA_JSON = Path(__file__).resolve().parents[1] / "data" / "tiny_gemma_chat.json"
 EMBEDDINGS_JSON = Path(__file__).resolve().parents[1] / "data" / "minilm_embeddings.json"
 sys.path.insert(0, str(SCRIPTS))  # the scripts import their siblings by name
 
@@ -98,6 +99,52 @@ def test_reference_is_self_consistent(models_dir: Path, reference: dict) -> None
     prompt_text = native.spm_pieces(reader, reference["prompt_token_ids"]).decode("utf-8")
     assert prompt_text == " " + reference["prompt"]  # SPM's space prefix, BOS renders empty
     assert len(set(generated)) > len(generated) // 2, "greedy output collapsed to a loop"
+
+
+def test_tiny_gemma_is_pinned(models_dir: Path) -> None:
+    assert sha256_file(models_dir / mtm.TINY_GEMMA_FILE) == mtm.TINY_GEMMA_SHA256
+
+
+def test_tiny_gemma_is_the_tiny_llama_as_a_gemma_with_turn_tokens(models_dir: Path) -> None:
+    gemma = gguf.GGUFReader(models_dir / mtm.TINY_GEMMA_FILE)
+    llama = gguf.GGUFReader(models_dir / mtm.TINY_LLAMA_FILE)
+    assert gemma.fields["general.architecture"].contents() == "gemma"
+    assert gemma.fields["general.name"].contents() == mtm.TINY_GEMMA_NAME
+    assert gemma.fields["gemma.block_count"].contents() == mtm.TINY_LLAMA_SHAPE.n_layer
+    assert "tokenizer.chat_template" not in gemma.fields
+    tokens = gemma.fields[gguf.Keys.Tokenizer.LIST].contents()
+    types = gemma.fields[gguf.Keys.Tokenizer.TOKEN_TYPE].contents()
+    assert tokens[mtm.TINY_GEMMA_START_OF_TURN] == "<start_of_turn>"
+    assert tokens[mtm.TINY_GEMMA_END_OF_TURN] == "<end_of_turn>"
+    renamed = [
+        i
+        for i, (a, b) in enumerate(
+            zip(tokens, llama.fields[gguf.Keys.Tokenizer.LIST].contents(), strict=True)
+        )
+        if a != b
+    ]
+    assert renamed == sorted(mtm.TINY_GEMMA_RENAMES)
+    assert {types[i] for i in renamed} == {mtm.TOKEN_TYPE_CONTROL}
+    weights = {t.name: np.asarray(t.data) for t in llama.tensors}
+    for tensor in gemma.tensors:
+        expected = weights[tensor.name]
+        if tensor.name == "token_embd.weight":
+            expected = expected.copy()
+            expected[mtm.TINY_GEMMA_END_OF_TURN] *= mtm.TINY_GEMMA_END_OF_TURN_SCALE
+        assert np.array_equal(np.asarray(tensor.data), expected), tensor.name
+    assert len(gemma.tensors) == len(llama.tensors)
+
+
+def test_gemma_reference_is_for_the_pinned_tiny_gemma() -> None:
+    ref = json.loads(GEMMA_JSON.read_text(encoding="utf-8"))
+    assert (ref["model_file"], ref["model_sha256"]) == (mtm.TINY_GEMMA_FILE, mtm.TINY_GEMMA_SHA256)
+    assert ref["messages"] == list(native.GEMMA_MESSAGES)
+    assert ref["prompt"] == native.GEMMA_PROMPT
+    generated = ref["generated_token_ids"]
+    assert generated[-1] == ref["end_of_turn_id"] == mtm.TINY_GEMMA_END_OF_TURN
+    assert ref["end_of_turn_id"] not in generated[:-1] and len(generated) > 2
+    assert ref["prompt_token_ids"].count(mtm.TINY_GEMMA_START_OF_TURN) == 2
+    assert ref["min_top2_logit_margin"] >= native.MIN_SAFE_MARGIN
 
 
 def test_minilm_is_pinned(models_dir: Path) -> None:

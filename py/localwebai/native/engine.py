@@ -20,7 +20,7 @@ import llama_cpp
 from llama_cpp import Llama, LlamaGrammar, StoppingCriteriaList
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from ..chat import DEFAULT_CHAT_TEMPLATE
+from ..chat_formats import CHATML
 from ..environment import NATIVE_BUILD
 from ..errors import (
     EngineError,
@@ -130,6 +130,8 @@ class _Loaded:
     llama: Llama
     formatter: Jinja2ChatFormatter
     n_ctx: int
+    bos: str
+    """The BOS token's text where the tokenizer adds one (a template's own is dropped), else ""."""
 
 
 class LlamaCppEngine:
@@ -162,12 +164,15 @@ class LlamaCppEngine:
                 verbose=False,
             )
             template = params.chat_template or llama.metadata.get("tokenizer.chat_template")
+            bos = _token_text(llama, llama.token_bos())
             formatter = Jinja2ChatFormatter(
-                template=template or DEFAULT_CHAT_TEMPLATE,
+                template=template or CHATML.template,
                 eos_token=_token_text(llama, llama.token_eos()),
-                bos_token=_token_text(llama, llama.token_bos()),
+                bos_token=bos,
             )
-            return _Loaded(llama, formatter, params.n_ctx)
+            vocab = llama_cpp.llama_model_get_vocab(llama.model)
+            adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
+            return _Loaded(llama, formatter, params.n_ctx, bos if adds_bos else "")
 
         try:
             self._model = await self._worker.call(load)
@@ -197,9 +202,10 @@ class LlamaCppEngine:
             formatted = model.formatter(messages=messages)
         except Exception as error:  # jinja2 template errors
             raise EngineError(f"The model's chat template failed: {error}") from None
-        tokens = model.llama.tokenize(
-            formatted.prompt.encode(), add_bos=not formatted.added_special, special=True
-        )
+        # As llama.cpp's server: where the vocabulary asks for a BOS, the tokenizer adds it and
+        # one the template wrote is dropped (so templates without bos_token get it too).
+        prompt = formatted.prompt.removeprefix(model.bos) if model.bos else formatted.prompt
+        tokens = model.llama.tokenize(prompt.encode(), add_bos=True, special=True)
         template_stop = formatted.stop or []
         stop = [
             *params.stop,
