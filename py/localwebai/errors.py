@@ -27,6 +27,23 @@ class NetworkError(ModelSourceError):
     """The connection failed or dropped while fetching the model."""
 
 
+class CatalogueError(LocalWebAIError):
+    """The model catalogue file is missing, malformed, or names a bad entry."""
+
+
+class HubError(ModelSourceError):
+    """A Hugging Face repository could not be listed: bad ``owner/repo``, a bad hub URL, or an
+    answer that is not a model's file list."""
+
+
+class HubRepoNotFoundError(HubError):
+    """The hub has no public model repository by that name (404, or 401 for a private one)."""
+
+
+class NoGGUFFilesError(HubError):
+    """The repository exists but holds no ``.gguf`` file."""
+
+
 class ModelTooLargeError(LocalWebAIError):
     """The model (weights + KV cache + compute buffers) would not fit in the tab's memory."""
 
@@ -65,6 +82,10 @@ class OutputFormatError(LocalWebAIError):
 
 class ToolError(LocalWebAIError):
     """A tool call could not be completed (unknown tool, too many steps)."""
+
+
+class ConversationError(LocalWebAIError):
+    """A saved or imported conversation could not be read, written or found."""
 
 
 def from_engine_error(

@@ -7,11 +7,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import serve
+
+from . import fake_hub
 
 NO_RANGE_PREFIX = "/no-range/"
 FLAKY_PREFIX = "/flaky/"
@@ -32,7 +36,9 @@ class MisbehavingHandler(serve.RequestHandler):
       longer than 2 MiB (a cache chunk; header reads are left alone);
     - /drop-every-5mb/models/X drops every connection after DROP_EVERY_BYTES of its body, as
       mobile and hotel networks do;
-    - /slow/models/X sends at most SLOW_BYTES_PER_SECOND per response.
+    - /slow/models/X sends at most SLOW_BYTES_PER_SECOND per response;
+
+    and a fake of the Hugging Face hub's public paths under /fake-hub/ (``fake_hub``).
     """
 
     dropped: ClassVar[set[str]] = set()
@@ -41,7 +47,25 @@ class MisbehavingHandler(serve.RequestHandler):
     def _serve(self, send_body: bool) -> None:
         if self.path.startswith(NO_RANGE_PREFIX):
             del self.headers["Range"]
+        url_path = unquote(urlsplit(self.path).path)
+        if url_path.startswith(fake_hub.FAKE_HUB_PREFIX) and self.server.models_dir is not None:
+            self._serve_fake_hub(url_path, send_body)
+            return
         super()._serve(send_body)
+
+    def _serve_fake_hub(self, url_path: str, send_body: bool) -> None:
+        models_dir = self.server.models_dir
+        assert models_dir is not None
+        answer = fake_hub.json_answer(url_path, models_dir)
+        if answer is not None:
+            status, body = answer
+            self._send_bytes(status, fake_hub.encode(body), "application/json", send_body)
+            return
+        target = fake_hub.resolved_file(url_path, models_dir)
+        if target is None or not target.is_file():
+            self._send_error(HTTPStatus.NOT_FOUND, "not on the fake hub")
+            return
+        self._send_file(target, send_body)
 
     def _locate(self, url_path: str) -> Path | None:
         for prefix in (NO_RANGE_PREFIX, FLAKY_PREFIX, DROPPING_PREFIX, SLOW_PREFIX):
@@ -49,7 +73,7 @@ class MisbehavingHandler(serve.RequestHandler):
         return super()._locate(url_path)
 
     def _copy(self, source, length: int) -> int:
-        if self.path.startswith(SLOW_PREFIX):
+        if self.path.startswith(SLOW_PREFIX) or fake_hub.is_slow(self.path):
             return self._copy_slowly(source, length)
         if self.path.startswith(DROPPING_PREFIX) and length > DROP_EVERY_BYTES:
             return self._copy_and_drop(source, DROP_EVERY_BYTES)
