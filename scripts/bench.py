@@ -70,6 +70,7 @@ from localwebai.environment import Environment  # noqa: E402
 from native_reference import ensure_node_llama_cpp  # noqa: E402
 
 import serve  # noqa: E402
+from tests.e2e.app_actions import close_views, open_view  # noqa: E402
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, block_non_local  # noqa: E402
 from tests.support.server import serve_py  # noqa: E402
 
@@ -353,9 +354,10 @@ class Bench:
             sampler = MemorySampler(chromium_processes)
             with sampler.running():
                 self._open_app(page, rep)
-                page.click("#params-panel summary")  # the Engine settings of the next load
+                open_view(page, "params")  # the Engine settings of the next load
                 page.fill("#threads", str(threads))
                 page.dispatch_event("#threads", "change")
+                close_views(page)
                 with sampler.phase("idle"):
                     pass
                 with sampler.phase("load"):
@@ -403,6 +405,7 @@ class Bench:
     def _load_in_app(self, page: Page) -> dict[str, Any]:
         """Load the model by URL; times from the page's own records."""
         page.evaluate("window.__bench.events = []")
+        open_view(page, "models")
         page.fill("#model-url", f"/models/{self.model.name}")
         page.click("#load-url")
         wait_for(page, "body[data-state=model-ready], #error:not([hidden])")
@@ -427,6 +430,7 @@ class Bench:
         }
 
     def _run_panel(self, page: Page) -> list[dict[str, str]]:
+        open_view(page, "bench")
         page.fill("#bench-runs", "1")
         page.click("#bench-run")
         wait_for(page, "#bench-status[data-state=done], #bench-status[data-state=error]")

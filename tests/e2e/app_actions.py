@@ -8,7 +8,21 @@ LOAD_TIMEOUT_MS = 60_000
 REPLY_TIMEOUT_MS = 120_000
 
 
+def open_view(page: Page, name: str) -> None:
+    """Open a view from the top bar: models, details, params, bench or similarity."""
+    if not page.evaluate("(id) => document.getElementById(id).open", f"{name}-dialog"):
+        close_views(page)
+        page.click(f"#open-{name}")
+    expect(page.locator(f"#{name}-dialog")).to_be_visible()
+
+
+def close_views(page: Page) -> None:
+    """Close whichever view is open (Escape would, too), back to the chat."""
+    page.evaluate("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+
+
 def load_by_url(page: Page, url: str) -> None:
+    open_view(page, "models")
     page.fill("#model-url", url)
     page.click("#load-url")
 
@@ -18,23 +32,33 @@ def wait_model_ready(page: Page) -> None:
 
 
 def set_generation(page: Page, mode: str, temperature: float, max_tokens: int) -> None:
+    open_view(page, "params")
     page.select_option("#mode", mode)
     page.fill("#temperature", str(temperature))
     page.fill("#max-tokens", str(max_tokens))
+    close_views(page)
 
 
 def send(page: Page, prompt: str) -> None:
+    """Type and send a message; returns once the page has taken it."""
+    close_views(page)
+    sent = page.locator("#messages li.user").count()
     page.fill("#prompt", prompt)
     page.click("#send")
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#messages li.user').length > n || "
+        "document.getElementById('error').textContent",
+        arg=sent,
+    )
 
 
-def wait_reply(page: Page, index: int = 0) -> dict:
-    """Wait until assistant reply number ``index`` (from 0) exists and has finished."""
+def wait_reply(page: Page, index: int = -1) -> dict:
+    """Wait until assistant reply number ``index`` (from 0; -1: the newest) has finished."""
     selector = "#messages li.assistant"
     page.wait_for_function(
         """([selector, index]) => {
             const replies = document.querySelectorAll(selector);
-            const reply = replies[index];
+            const reply = replies[index < 0 ? replies.length + index : index];
             return reply && (reply.dataset.stopReason || reply.classList.contains('failed'));
         }""",
         arg=[selector, index],
@@ -43,9 +67,9 @@ def wait_reply(page: Page, index: int = 0) -> dict:
     return page.evaluate(
         """([selector, index]) => {
             const replies = document.querySelectorAll(selector);
-            const reply = replies[index];
+            const reply = replies[index < 0 ? replies.length + index : index];
             return {
-                text: reply.firstChild ? reply.firstChild.textContent : "",
+                text: reply.dataset.text || "",
                 stopReason: reply.dataset.stopReason || null,
                 chunks: Number(reply.dataset.chunks || 0),
                 stats: reply.querySelector('.stats')?.textContent || "",

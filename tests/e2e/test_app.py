@@ -18,6 +18,7 @@ from .app_actions import (
     ask_capital_of_france,
     error_text,
     load_by_url,
+    open_view,
     send,
     set_generation,
     wait_model_ready,
@@ -39,7 +40,9 @@ def test_shell_shows_before_python_then_boots_isolated(page: Page, app_server: s
     assert environment.startswith(f"{cores} thread")
     assert "cross-origin isolated" in environment and "SIMD" in environment
     assert "Python ready in" in page.inner_text("#status")
-    # the server's models are offered
+    # a first run offers to pick a model; the server's models are one click away
+    expect(page.locator("#welcome")).to_be_visible()
+    page.click("#welcome-models")
     expect(page.locator("button.server-model", has_text=TINY)).to_be_visible()
 
 
@@ -187,6 +190,7 @@ def test_404_url_gives_clear_message(app_page: Page):
 
 @pytest.mark.slow
 def test_smollm2_knows_the_capital_of_france(app_page: Page):
+    open_view(app_page, "models")
     app_page.click(f"button.server-model:has-text('{SMOLLM2}')")
     wait_model_ready(app_page)
     metadata = app_page.inner_text("#model-metadata")
@@ -205,6 +209,7 @@ def served_bytes(server: serve.AppServer, name: str) -> list[serve.LoggedRequest
 
 def test_inspect_reads_only_the_header(app_page: Page, app_server: serve.AppServer):
     before = len(served_bytes(app_server, SMOLLM2))
+    open_view(app_page, "models")
     app_page.fill("#model-url", f"/models/{SMOLLM2}")
     app_page.click("#inspect-url")
     app_page.wait_for_selector("body[data-state=inspected]", timeout=LOAD_TIMEOUT_MS)
@@ -236,6 +241,7 @@ def test_model_too_large_for_wasm_is_refused_before_download(
 ):
     load_by_url(app_page, f"/models/{TINY}")
     wait_model_ready(app_page)
+    open_view(app_page, "models")
     app_page.fill("#model-url", f"/models/{oversized_model}")
     app_page.click("#load-url")
     message = error_text(app_page)
@@ -254,6 +260,7 @@ def test_model_too_large_for_wasm_is_refused_before_download(
 
 def test_inspect_works_when_the_server_ignores_range(app_page: Page, app_server: serve.AppServer):
     path = f"/no-range/models/{SMOLLM2}"
+    open_view(app_page, "models")
     app_page.fill("#model-url", path)
     app_page.click("#inspect-url")
     app_page.wait_for_selector("body[data-state=inspected]", timeout=LOAD_TIMEOUT_MS)

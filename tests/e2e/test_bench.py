@@ -14,6 +14,8 @@ from pathlib import Path
 from localwebai.bench import GENERATED_TOKENS
 from playwright.sync_api import Page, expect
 
+from tests.e2e.app_actions import open_view
+
 REPO = Path(__file__).resolve().parent.parent.parent
 TINY = "tiny-llama.gguf"
 BENCH_TIMEOUT_MS = 180_000
@@ -24,11 +26,13 @@ ENGINES = ("native", "wllama's build", "bare wllama", "app")
 def test_panel_is_disabled_until_a_model_is_loaded_then_reports_pp_and_tg(app_page: Page):
     run_button = app_page.locator("#bench-run")
     expect(run_button).to_be_disabled()
+    open_view(app_page, "models")
     app_page.fill("#model-url", f"/models/{TINY}")
     app_page.click("#load-url")
     app_page.wait_for_selector("body[data-state=model-ready]", timeout=60_000)
     expect(run_button).to_be_enabled()
 
+    open_view(app_page, "bench")
     app_page.fill("#bench-runs", "2")
     run_button.click()
     app_page.wait_for_selector(
@@ -60,9 +64,11 @@ def test_panel_is_disabled_until_a_model_is_loaded_then_reports_pp_and_tg(app_pa
 
 
 def test_panel_rejects_a_bad_run_count(app_page: Page):
+    open_view(app_page, "models")
     app_page.fill("#model-url", f"/models/{TINY}")
     app_page.click("#load-url")
     app_page.wait_for_selector("body[data-state=model-ready]", timeout=60_000)
+    open_view(app_page, "bench")
     app_page.fill("#bench-runs", "0")
     app_page.click("#bench-run")
     expect(app_page.locator("#bench-status")).to_have_attribute("data-state", "error")

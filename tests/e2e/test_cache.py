@@ -27,6 +27,7 @@ from .app_actions import (
     ask_capital_of_france,
     error_text,
     load_by_url,
+    open_view,
     send,
     set_generation,
     wait_model_ready,
@@ -156,6 +157,7 @@ def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(app_page: P
     [row] = cached_rows(app_page)
     assert not row["complete"] and row["action"] == "Resume" and "chunks" in row["text"]
 
+    open_view(app_page, "models")
     app_page.click(f"{CACHED_ROWS} .load-cached")
     wait_model_ready(app_page)
     assert cached_rows(app_page)[0]["complete"]
@@ -226,6 +228,7 @@ def test_a_download_cut_in_its_first_chunk_resumes_from_the_cache_list(app_page:
     [row] = cached_rows(app_page)
     assert not row["complete"] and row["action"] == "Resume"
     served = len(app_server.request_log)
+    open_view(app_page, "models")
     app_page.click(f"{CACHED_ROWS} .load-cached")
     wait_model_ready(app_page)
     assert cached_rows(app_page)[0]["complete"]
@@ -306,6 +309,7 @@ def test_full_quota_keeps_the_partial_download_resumable(persistent_app_page: Pa
 
     cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin})
     resumed_from = len(app_server.request_log)
+    open_view(app_page, "models")
     app_page.click(f"{CACHED_ROWS} .load-cached")
     wait_model_ready(app_page)
     assert cached_rows(app_page)[0]["complete"]
@@ -320,6 +324,7 @@ def test_imported_file_survives_reload_and_can_be_deleted(app_page: Page, models
     reload(app_page)
     [row] = cached_rows(app_page)
     assert row["complete"] and row["action"] == "Load"
+    open_view(app_page, "models")
     app_page.click(f"{CACHED_ROWS} .load-cached")
     wait_model_ready(app_page)
     assert app_page.inner_text("[data-field=name]") == "LocalWebAI tiny llama"
@@ -329,12 +334,15 @@ def test_imported_file_survives_reload_and_can_be_deleted(app_page: Page, models
 
     load_by_url(app_page, f"/models/{TINY}")  # a second cache entry, from the server
     expect(app_page.locator(CACHED_ROWS)).to_have_count(2, timeout=LOAD_TIMEOUT_MS)
+    open_view(app_page, "models")
     app_page.click(f"{CACHED_ROWS}:first-child .delete-cached")
     expect(app_page.locator(CACHED_ROWS)).to_have_count(1)
     app_page.once("dialog", lambda dialog: dialog.accept())
+    open_view(app_page, "models")
     app_page.click("#clear-cache")
     expect(app_page.locator(CACHED_ROWS)).to_have_count(0)
     expect(app_page.locator("#cache-empty")).to_be_visible()
+    open_view(app_page, "models")
     app_page.click("#persist-storage")
     expect(app_page.locator("#persist-answer")).not_to_be_empty()
 
@@ -342,12 +350,14 @@ def test_imported_file_survives_reload_and_can_be_deleted(app_page: Page, models
 def test_whole_file_sha256_is_checked_after_download(app_page: Page, app_server):
     path = app_server.models_dir / TINY
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    open_view(app_page, "models")
     app_page.click("#checksum summary")
     app_page.fill("#model-sha256", "0" * 64)
     load_by_url(app_page, f"/models/{TINY}")
     assert "does not match the expected sha256" in error_text(app_page)
     expect(app_page.locator(CACHED_ROWS)).to_have_count(0)
 
+    open_view(app_page, "models")
     app_page.fill("#model-sha256", digest.upper())
     record_stages(app_page)
     load_by_url(app_page, f"/models/{TINY}")

@@ -14,6 +14,7 @@ import serve
 from tests.e2e.app_actions import (
     error_text,
     load_by_url,
+    open_view,
     send,
     set_generation,
     wait_model_ready,
@@ -73,21 +74,22 @@ def test_settings_stats_copy_regenerate_and_markup_in_prompts(app_page: Page):
     load_by_url(app_page, f"/models/{TINY}")
     wait_model_ready(app_page)
     template = app_page.inner_text("#template-name")
-    assert "ChatML (default: the model has no chat template)" in template
+    assert "chosen by architecture" in template and "the model has no chat template" in template
     # a bad parameter is named, and nothing is sent
     set_generation(app_page, "chat", 0, 6)
-    app_page.click("#params-panel summary")
+    open_view(app_page, "params")
     app_page.fill("#top-p", "2")
     send(app_page, "Hi")
     assert "top_p must be more than 0 and at most 1" in error_text(app_page)
     expect(app_page.locator("#messages li")).to_have_count(0)
-    app_page.fill("#top-p", "0.95")
     # markup typed by a person is text, in the system prompt and in the user bubble
+    open_view(app_page, "params")
+    app_page.fill("#top-p", "0.95")
     app_page.fill("#system-prompt", MARKUP)
     send(app_page, f"Say {MARKUP}")
     first = wait_reply(app_page, 0)
     assert first["error"] == "" and first["stopReason"] == "length"
-    user = app_page.evaluate("document.querySelector('#messages li.user').textContent")
+    user = app_page.evaluate("document.querySelector('#messages li.user .text').textContent")
     assert user == f"Say {MARKUP}"
     no_markup_ran(app_page, dialogs)
     stats = stats_of(app_page, 0)
@@ -128,6 +130,7 @@ def test_markup_in_model_name_and_model_output_shows_as_text(app_page: Page, mar
     # JSON mode with a schema whose only value is the markup: the model must write it
     set_generation(app_page, "json", 0, 40)
     schema = {"type": "object", "properties": {"html": {"const": MARKUP}}, "required": ["html"]}
+    open_view(app_page, "params")
     app_page.fill("#json-schema", json.dumps(schema))
     send(app_page, "Give me the HTML.")
     reply = wait_reply(app_page)
@@ -142,6 +145,7 @@ def test_json_mode_reply_that_breaks_the_schema_is_reported(app_page: Page):
     # 6 tokens cannot finish a 20-character string: the reply is cut, and the page says so
     set_generation(app_page, "json", 0, 6)
     schema = {"type": "object", "properties": {"a": {"const": "x" * 20}}, "required": ["a"]}
+    open_view(app_page, "params")
     app_page.fill("#json-schema", json.dumps(schema))
     send(app_page, "JSON please")
     reply = wait_reply(app_page)
@@ -174,7 +178,7 @@ def test_webgpu_fallback_adapter_is_detected_and_cpu_only_toggle(
             assert adapter["fallback"] or not adapter["f16"]
             reason = "only a software (fallback) adapter" if adapter["fallback"] else "shader-f16"
             assert reason in environment
-        page.click("#params-panel summary")
+        open_view(page, "params")
         page.check("#cpu-only")
         expect(page.locator("#environment")).to_contain_text("CPU (CPU only chosen)")
         load_by_url(page, f"/models/{TINY}")

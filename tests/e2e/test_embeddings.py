@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.app_actions import open_view
 from tests.support.page_python import run_python
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "minilm_embeddings.json"
@@ -28,6 +29,7 @@ def reference() -> dict:
 def compare(page: Page, sentences: list[str]) -> str:
     """Type the sentences, press Compare, wait until this comparison is done (or failed)."""
     runs = int(page.get_attribute("#similarity-status", "data-runs") or 0)
+    open_view(page, "similarity")
     page.fill("#similarity-sentences", "\n".join(sentences))
     page.click("#similarity-run")
     page.wait_for_selector(f"#similarity-status[data-runs='{runs + 1}']", timeout=EMBED_TIMEOUT_MS)
@@ -50,6 +52,7 @@ def max_abs_diff(a: list[float], b: list[float]) -> float:
 def test_similarity_view_matches_native_llama_cpp(app_page: Page, reference: dict):
     # the server's models are offered; picking one fills the URL
     option = app_page.locator("#similarity-server-models option", has_text=MINILM)
+    open_view(app_page, "similarity")
     app_page.select_option("#similarity-server-models", value=option.get_attribute("value"))
     assert app_page.input_value("#similarity-model-url").endswith(f"/models/{MINILM}")
 
@@ -90,6 +93,7 @@ def test_similarity_view_shows_sentences_as_text_and_reports_errors(app_page: Pa
     compare(app_page, ["one"])  # no model URL yet
     expect(app_page.locator("#similarity-error")).to_contain_text("URL of a GGUF embedding model")
 
+    open_view(app_page, "similarity")
     app_page.fill("#similarity-model-url", f"/models/{MINILM}")
     assert compare(app_page, ["   ", ""]) == "error"
     expect(app_page.locator("#similarity-error")).to_contain_text("at least one sentence")
@@ -102,6 +106,7 @@ def test_similarity_view_shows_sentences_as_text_and_reports_errors(app_page: Pa
     assert app_page.locator("#similarity img").count() == 0
     assert app_page.evaluate("document.body.dataset.pwned") is None
 
+    open_view(app_page, "similarity")
     app_page.fill("#similarity-model-url", "/models/no-such-model.gguf")
     assert compare(app_page, ["A plain sentence."]) == "error"
     expect(app_page.locator("#similarity-error")).to_contain_text("404")

@@ -20,6 +20,7 @@ import pytest
 from localwebai.tooling.build import build
 from playwright.sync_api import Page, Request, expect
 
+from tests.e2e.app_actions import open_view, send
 from tests.support.browser import guarded
 from tests.support.server import serving
 from tests.support.static_site import StaticServer, build_with_models, run_build
@@ -81,19 +82,20 @@ def cache_names(page: Page) -> list[str]:
 
 
 def load_tiny(page: Page) -> None:
+    open_view(page, "models")
     page.fill("#model-url", f"models/{TINY}")  # relative: the page is under a sub-path
     page.click("#load-url")
     page.wait_for_selector("body[data-state=model-ready]", timeout=LOAD_TIMEOUT_MS)
 
 
 def greedy_reply(page: Page) -> str:
-    """The reference prompt, greedy; returns the reply's text (its first text node)."""
+    """The reference prompt, greedy; returns the reply's text."""
     reference = json.loads(REFERENCE.read_text())
+    open_view(page, "params")
     page.select_option("#mode", "complete")
     page.fill("#temperature", "0")
     page.fill("#max-tokens", str(reference["n_predict"]))
-    page.fill("#prompt", reference["prompt"])
-    page.click("#send")
+    send(page, reference["prompt"])
     reply = page.locator("#messages li.assistant").last
     page.wait_for_function(
         "() => { const r = [...document.querySelectorAll('#messages li.assistant')].pop();"
@@ -101,7 +103,7 @@ def greedy_reply(page: Page) -> str:
         timeout=REPLY_TIMEOUT_MS,
     )
     assert page.inner_text("#error") == ""
-    return reply.evaluate("li => li.firstChild.textContent")
+    return reply.evaluate("li => li.dataset.text")
 
 
 def expected_reply() -> str:

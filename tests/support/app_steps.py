@@ -42,11 +42,15 @@ LOAD_OUTCOME = """() => {
     if (settled && failed) return {ready: false, error: failed};
     return null;
 }"""
+USER_MESSAGES = "() => document.querySelectorAll('#messages li.user').length"
+TAKEN = """(sent) => document.querySelectorAll('#messages li.user').length > sent
+    || document.getElementById('error').textContent || null"""
 REPLY = """(index) => {
-    const reply = document.querySelectorAll('#messages li.assistant')[index];
+    const replies = document.querySelectorAll('#messages li.assistant');
+    const reply = replies[index < 0 ? replies.length + index : index];
     if (!reply || !(reply.dataset.stopReason || reply.classList.contains('failed'))) return null;
     return {
-        text: reply.firstChild ? reply.firstChild.textContent : '',
+        text: reply.dataset.text || '',
         stopReason: reply.dataset.stopReason || null,
         stats: reply.querySelector('.stats')?.textContent || '',
         error: document.getElementById('error').textContent,
@@ -130,16 +134,20 @@ def set_generation(driver: Driver, mode: str, temperature: float, max_tokens: in
 
 
 def send(driver: Driver, prompt: str) -> None:
+    """Type and send a message; returns once the page has taken it (or shown an error)."""
+    sent = driver.evaluate(USER_MESSAGES)
     fill(driver, "#prompt", prompt)
     click(driver, "#send")
+    wait_for(driver, TAKEN, sent)
 
 
-def wait_reply(driver: Driver, index: int = 0, timeout_s: float = REPLY_TIMEOUT_S) -> dict:
-    """Assistant reply number ``index`` once it has finished: text, stop reason, stats, error."""
+def wait_reply(driver: Driver, index: int = -1, timeout_s: float = REPLY_TIMEOUT_S) -> dict:
+    """Assistant reply number ``index`` (-1: the newest) once it has finished: text, stop
+    reason, stats, error."""
     return wait_for(driver, REPLY, index, timeout_s=timeout_s)
 
 
-def greedy_reference_reply(driver: Driver, index: int = 0) -> dict:
+def greedy_reference_reply(driver: Driver, index: int = -1) -> dict:
     """The reference prompt, greedy, as native llama.cpp ran it; the finished reply."""
     expected = reference()
     set_generation(driver, "complete", 0, expected["n_predict"])

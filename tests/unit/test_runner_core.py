@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aio import run
-from localwebai.chat import ChatSession
+from localwebai.chat import ChatSession, Message
 from localwebai.constrained import (
     JSON_GRAMMAR,
     FormatKind,
@@ -308,6 +308,24 @@ def test_session_history_turns_failures_and_regenerate() -> None:
     assert session.messages == []
     with pytest.raises(LocalWebAIError, match="no reply to regenerate"):
         session.regenerate()
+
+
+def test_session_restores_a_saved_chat_and_takes_back_the_last_turn() -> None:
+    backend = ScriptedBackend(["Hello again!", "Edited answer."])
+    session = ChatSession(backend)
+    session.restore([Message("user", "Hi"), Message("assistant", "Hello!")])
+    run(session.ask("Remember me?"))
+    assert backend.sent[0][:2] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+    ]
+    assert session.take_back_last() == "Remember me?"
+    assert [m.content for m in session.messages] == ["Hi", "Hello!"]
+    run(session.ask("Remember me, please?"))
+    assert backend.sent[-1][-1] == {"role": "user", "content": "Remember me, please?"}
+    session.clear()
+    with pytest.raises(LocalWebAIError, match="no message to edit"):
+        session.take_back_last()
 
 
 def test_ask_json_constrains_parses_and_validates() -> None:

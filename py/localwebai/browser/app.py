@@ -15,6 +15,7 @@ from typing import Any
 import js
 
 from ..cache import parse_sha256
+from ..conversations import ConversationStore
 from ..errors import LocalWebAIError, ModelTooLargeError, ParameterError
 from ..memory import MemoryEstimate
 from ..model_header import ModelInspection
@@ -28,7 +29,11 @@ from . import dom
 from .bench_panel import BenchPanel
 from .blobs import fetch_json, new_abort_controller
 from .cache_panel import CachePanel
+from .catalogue_view import CatalogueView
 from .chat_view import ChatView
+from .conversation_db import IndexedDBConversations
+from .conversations_view import ConversationsView
+from .layout import close_dialog, open_dialog, wire_layout
 from .runtime import create_runner
 from .similarity_view import SimilarityView
 from .status import MODEL_READY, READY, PageStatus, failure_message
@@ -63,8 +68,19 @@ class App:
     def __init__(self, runner: LlamaRunner) -> None:
         self.runner = runner
         self.status = PageStatus()
-        self.cache_panel = CachePanel(runner.store.cache, self.start_load, self.status.report)
-        self.chat = ChatView(runner, self.status, self.show_ready_status)
+        self.catalogue = CatalogueView(
+            runner.store.cache, runner.environment, self.start_load, self.status.report
+        )
+        self.cache_panel = CachePanel(
+            runner.store.cache, self.start_load, self.status.report, self.catalogue.refresh
+        )
+        store = ConversationStore(IndexedDBConversations())
+        self.chat = ChatView(
+            runner, self.status, self.show_ready_status, store, self._conversation_saved
+        )
+        self.conversations = ConversationsView(
+            store, self.chat.open_conversation, self.status.report, self.chat.conversation_deleted
+        )
         self._model_task: asyncio.Future[None] | None = None
         self._model_abort: Any = None
         self._pending: tuple[ModelSource, ModelInspection] | None = None
@@ -81,7 +97,9 @@ class App:
         for element_id in LOAD_FIELDS.values():
             dom.on(dom.by_id(element_id), "change", lambda _: self._check_load_fields())
         self.cache_panel.wire()
+        self.catalogue.wire()
         self.chat.wire()
+        self.conversations.wire()
         zone = dom.by_id("drop-zone")
         dom.on(zone, "dragover", lambda _: zone.classList.add("dragging"), prevent_default=True)
         dom.on(zone, "dragleave", lambda _: zone.classList.remove("dragging"))
@@ -141,6 +159,21 @@ class App:
             dom.on(button, "click", lambda _, s=source: self.start_load(s))
         dom.set_visible("server-models", bool(models))
 
+    async def _conversation_saved(self, conversation_id: str | None) -> None:
+        await self.conversations.refresh(conversation_id)
+
+    async def restore_last_conversation(self) -> None:
+        """After a reload: the conversation used last, as it was left."""
+        try:
+            summaries = await self.conversations.store.list()
+            latest = summaries and await self.conversations.store.get(summaries[0].id)
+        except LocalWebAIError as error:
+            self.status.report(error)
+            return
+        if latest:
+            await self.chat.open_conversation(latest)
+        await self.conversations.refresh(latest.id if latest else None)
+
     # ---- status -----------------------------------------------------------------------
 
     def set_picker_enabled(self, enabled: bool) -> None:
@@ -149,6 +182,7 @@ class App:
         for button in js.document.querySelectorAll("button.server-model"):
             button.disabled = not enabled
         self.cache_panel.set_enabled(enabled)
+        self.catalogue.set_enabled(enabled)
 
     def show_ready_status(self) -> None:
         if self.runner.loaded:
@@ -219,6 +253,8 @@ class App:
         """
         self._model_abort = new_abort_controller()
         self.status.clear_error()
+        if load:
+            close_dialog("models-dialog")  # the progress bar and the chat are on the page
         self.set_picker_enabled(False)
         self.chat.set_enabled(False)
         dom.set_visible("load-inspected", False)
@@ -239,6 +275,8 @@ class App:
                 dom.set_visible("load-inspected", True)
                 name = inspection.spec.name or source.label
                 self.status.set("inspected", f"Inspected {name}.")
+                close_dialog("models-dialog")
+                open_dialog("details-dialog")
         except asyncio.CancelledError:
             await self._after_failure("Loading cancelled.", keep_inspection=False)
         except ModelTooLargeError as error:
@@ -251,11 +289,13 @@ class App:
             self.chat.set_enabled(self.runner.loaded)
             self._model_abort = None
             await self.cache_panel.refresh()
+            await self.catalogue.refresh()
 
     async def _after_failure(self, message: str, keep_inspection: bool) -> None:
         if not self.runner.loaded:
             await self.runner.unload()  # a half-started engine (cancelled or failed load)
         dom.set_visible("model-info", keep_inspection)
+        dom.set_visible("no-details", not keep_inspection and not self.runner.loaded)
         self.show_ready_status()
         self.status.show_error(message)
 
@@ -292,6 +332,7 @@ class App:
         seconds = (js.performance.now() - started) / 1000
         js.document.body.dataset.lastLoadMs = str(round(seconds * 1000))
         self._show_engine_info(info, params, seconds)
+        dom.set_text("model-name", self.runner.model_name)
         self.chat.model_loaded()
         self.show_ready_status()
 
@@ -319,6 +360,7 @@ class App:
         except ParameterError as error:
             dom.set_text("memory-estimate", str(error))
         dom.set_visible("model-info", True)
+        dom.set_visible("no-details", False)
 
     def _show_memory(self, inspection: ModelInspection, n_ctx: int) -> MemoryEstimate:
         estimate = self.runner.memory_estimate(inspection, n_ctx)
@@ -346,11 +388,15 @@ async def main() -> None:
     runner = await create_runner()
     dom.set_text("environment", runner.environment.summary())
     app = App(runner)
+    wire_layout()
     app.wire()
     BenchPanel(runner, app.status, app.engine_in_use).wire()
     await SimilarityView(runner.environment).start()
     await app.list_server_models()
     await app.cache_panel.refresh()
+    await app.catalogue.refresh()
+    await app.restore_last_conversation()
     app.set_picker_enabled(True)
     app.status.set(READY, f"Python ready in {boot_seconds:.1f} s. Pick a model to load.")
     js.document.body.dataset.pythonBootMs = str(round(boot_seconds * 1000))
+    await app.chat.load_markdown()

@@ -3,7 +3,7 @@ and the persistent-storage request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import js
@@ -24,10 +24,13 @@ class CachePanel:
         cache: ModelCache,
         on_load: Callable[[ModelSource], None],
         on_error: Callable[[Exception], None],
+        on_change: Callable[[], Awaitable[None]],
     ) -> None:
         self.cache = cache
         self.on_load = on_load
         self.on_error = on_error
+        self.on_change = on_change
+        """Told after a delete (the catalogue shows what is cached too)."""
         self.enabled = False
 
     def wire(self) -> None:
@@ -79,11 +82,13 @@ class CachePanel:
     async def delete(self, model_id: str) -> None:
         await self.cache.delete(model_id)
         await self.refresh()
+        await self.on_change()
 
     async def clear(self) -> None:
         if js.window.confirm("Delete every cached model from this browser?"):
             await self.cache.clear()
             await self.refresh()
+            await self.on_change()
 
     async def persist(self) -> None:
         granted = await request_persistence()

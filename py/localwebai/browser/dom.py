@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_proxy, jsnull
 
 Handler = Callable[[Any], Awaitable[None] | None]
 _listeners: list[Any] = []  # keep proxies alive for the page's lifetime
@@ -49,6 +49,12 @@ def append_text_element(parent: Any, tag: str, text: str, class_name: str = "") 
         element.className = class_name
     parent.appendChild(element)
     return element
+
+
+def closest(element: Any, selector: str) -> Any | None:
+    """``element.closest(selector)``, with no match read as ``None`` (not JS ``null``)."""
+    found = element.closest(selector)
+    return None if found is jsnull else found
 
 
 def clear(element_id: str) -> None:
