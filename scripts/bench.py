@@ -70,7 +70,7 @@ from localwebai.environment import Environment  # noqa: E402
 from native_reference import ensure_node_llama_cpp  # noqa: E402
 
 import serve  # noqa: E402
-from tests.e2e.app_actions import close_views, open_view  # noqa: E402
+from tests.support.app_actions import close_views, open_view  # noqa: E402
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, block_non_local  # noqa: E402
 from tests.support.server import serve_py  # noqa: E402
 

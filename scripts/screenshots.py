@@ -20,7 +20,7 @@ sys.path[:0] = [str(REPO), str(REPO / "py")]
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.e2e.app_actions import (  # noqa: E402
+from tests.support.app_actions import (  # noqa: E402
     close_views,
     load_by_url,
     open_view,

@@ -11,9 +11,7 @@ from localwebai.gguf import FIRST_READ_SIZE, read_header_file
 from playwright.sync_api import Page, expect
 
 import serve
-from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, booted_app
-
-from .app_actions import (
+from tests.support.app_actions import (
     LOAD_TIMEOUT_MS,
     ask_capital_of_france,
     error_text,
@@ -24,6 +22,7 @@ from .app_actions import (
     wait_model_ready,
     wait_reply,
 )
+from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, booted_app
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "tiny_llama_greedy.json"
 TINY = "tiny-llama.gguf"

@@ -14,7 +14,7 @@ from pathlib import Path
 from localwebai.bench import GENERATED_TOKENS
 from playwright.sync_api import Page, expect
 
-from tests.e2e.app_actions import open_view
+from tests.support.app_actions import open_view
 
 REPO = Path(__file__).resolve().parent.parent.parent
 TINY = "tiny-llama.gguf"

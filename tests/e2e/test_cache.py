@@ -13,16 +13,7 @@ from localwebai.gguf import FIRST_READ_SIZE
 from playwright.sync_api import Page, expect
 
 import serve
-from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS
-from tests.support.server import (
-    DROP_EVERY_BYTES,
-    DROPPING_PREFIX,
-    FLAKY_PREFIX,
-    NO_RANGE_PREFIX,
-    SLOW_PREFIX,
-)
-
-from .app_actions import (
+from tests.support.app_actions import (
     LOAD_TIMEOUT_MS,
     ask_capital_of_france,
     error_text,
@@ -32,6 +23,14 @@ from .app_actions import (
     set_generation,
     wait_model_ready,
     wait_reply,
+)
+from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS
+from tests.support.server import (
+    DROP_EVERY_BYTES,
+    DROPPING_PREFIX,
+    FLAKY_PREFIX,
+    NO_RANGE_PREFIX,
+    SLOW_PREFIX,
 )
 
 SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -14,9 +14,14 @@ from playwright.sync_api import Page, expect
 
 import serve
 from tests.support import fake_hub
+from tests.support.app_actions import (
+    LOAD_TIMEOUT_MS,
+    close_views,
+    error_text,
+    open_view,
+    wait_model_ready,
+)
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, guarded
-
-from .app_actions import LOAD_TIMEOUT_MS, close_views, error_text, open_view, wait_model_ready
 
 ROWS = "#catalogue-list li.catalogue-entry"
 TINY_URL_PATH = f"{fake_hub.FAKE_HUB_PREFIX}{fake_hub.TEST_REPO}/resolve/main/{fake_hub.TINY}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.app_actions import (
+from tests.support.app_actions import (
     load_by_url,
     open_view,
     send,

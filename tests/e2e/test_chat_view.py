@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import BrowserType, Page, expect
 
 import serve
-from tests.e2e.app_actions import (
+from tests.support.app_actions import (
     error_text,
     load_by_url,
     open_view,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.app_actions import open_view
+from tests.support.app_actions import open_view
 from tests.support.page_python import run_python
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "minilm_embeddings.json"

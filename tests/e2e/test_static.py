@@ -20,7 +20,7 @@ import pytest
 from localwebai.tooling.build import build
 from playwright.sync_api import Page, Request, expect
 
-from tests.e2e.app_actions import open_view, send
+from tests.support.app_actions import open_view, send, set_generation, wait_reply
 from tests.support.browser import guarded
 from tests.support.server import serving
 from tests.support.static_site import StaticServer, build_with_models, run_build
@@ -130,9 +130,14 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
     version = page.get_attribute("#offline-status", "data-version")
     assert cache_names(page) == [f"localwebai-shell:{APP}:{version}"]
     assert "simd wasm build" in page.inner_text("#environment")  # ours, on the CPU
+    open_view(page, "models")
     expect(page.locator("button.server-model", has_text=TINY)).to_be_visible()  # build's list
 
     load_tiny(page)
+    # a chat turn, saved in this browser: it must be back after the offline reload
+    set_generation(page, "chat", 0, 6)
+    send(page, "Hello")
+    saved_reply = wait_reply(page)["text"]
     # wllama's own report (getNumThreads, isMultithread): every core, in its thread pool
     engine = page.inner_text("#model-metadata [data-field=engine]")
     cores = page.evaluate("navigator.hardwareConcurrency")
@@ -156,6 +161,9 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
     page.reload()
     page.wait_for_function(READY_AND_ISOLATED, timeout=BOOT_TIMEOUT_MS)
     expect(page.locator("#offline-status")).to_have_attribute("data-network", "offline")
+    expect(page.locator("#messages li.user .text")).to_have_text(["Hello"])
+    assert page.get_attribute("#messages li.assistant", "data-text") == saved_reply
+    expect(page.locator("#conversation-list li")).to_have_count(1)
     load_tiny(page)  # the same URL as before: from the browser's model cache
     assert greedy_reply(page) == expected_reply()
     assert failed == []

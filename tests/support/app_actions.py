@@ -1,4 +1,4 @@
-"""What a person does with the app, as Playwright steps shared by the browser tests."""
+"""What a person does with the app, as Playwright steps shared by the browser tests and scripts."""
 
 from __future__ import annotations
 
