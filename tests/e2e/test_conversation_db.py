@@ -12,18 +12,16 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from localwebai.conversations import DB_NAME
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
 import serve
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, guarded
-from tests.support.page_python import run_python
+from tests.support.page_python import run_python, serve_runner_harness
 from tests.support.server import serve_py
 
-PAGES = Path(__file__).resolve().parent / "pages"
 INDEX = Path(__file__).resolve().parents[2] / "web" / "index.html"
 SETUP = """
 import js
@@ -60,17 +58,8 @@ def harness(page: Page, server: serve.AppServer) -> Iterator[Page]:
     """The harness page under the app's origin, ``SETUP`` run; non-local requests and uncaught
     page errors fail the test."""
 
-    def serve_harness(route: Route) -> None:
-        name = urlsplit(route.request.url).path.lstrip("/")
-        if name in ("runner_harness.html", "runner_harness.py"):
-            mime = "text/html" if name.endswith(".html") else "text/x-python"
-            headers = {**serve.ISOLATION_HEADERS, "Content-Type": mime}
-            route.fulfill(path=PAGES / name, headers=headers)
-            return
-        route.fallback()  # to the localhost guard
-
     with guarded(page):
-        page.route("**/*", serve_harness)
+        serve_runner_harness(page)
         open_harness(page, server)
         yield page
 

@@ -14,17 +14,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Route
+from playwright.sync_api import Page
 
 import serve
 from tests.support import api_cases
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, guarded
-from tests.support.page_python import run_python
+from tests.support.page_python import run_python, serve_runner_harness
 
-PAGES = Path(__file__).resolve().parent / "pages"
 DATA = Path(__file__).resolve().parent.parent / "data"
 GREEDY = json.loads((DATA / "tiny_llama_greedy.json").read_text())
 MINILM = json.loads((DATA / "minilm_embeddings.json").read_text())
@@ -53,17 +51,8 @@ def harness(page: Page, app_server: serve.AppServer) -> Iterator[Page]:
     """The harness page under the app's origin with ``RUNNER_API`` imported; non-local requests
     and uncaught page errors fail the test."""
 
-    def serve_harness(route: Route) -> None:
-        name = urlsplit(route.request.url).path.lstrip("/")
-        if name in ("runner_harness.html", "runner_harness.py"):
-            mime = "text/html" if name.endswith(".html") else "text/x-python"
-            headers = {**serve.ISOLATION_HEADERS, "Content-Type": mime}
-            route.fulfill(path=PAGES / name, headers=headers)
-            return
-        route.fallback()  # to the localhost guard
-
     with guarded(page):
-        page.route("**/*", serve_harness)
+        serve_runner_harness(page)
         page.goto(app_server.url + "runner_harness.html")
         page.wait_for_selector(
             "body[data-state=ready]", state="attached", timeout=PYTHON_BOOT_TIMEOUT_MS

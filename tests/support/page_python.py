@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+import serve
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Route
+
+HARNESS_PAGES = Path(__file__).resolve().parents[1] / "e2e" / "pages"
+HARNESS_FILES = ("runner_harness.html", "runner_harness.py")
 
 RUN_TIMEOUT_MS = 300_000
 
@@ -79,3 +85,20 @@ def run_python(page: Page, code: str, timeout_ms: int = RUN_TIMEOUT_MS) -> Any:
     if not reply["ok"]:
         raise AssertionError(f"{reply['type']}: {reply['message']}\n{reply['trace']}")
     return reply["value"]
+
+
+def serve_runner_harness(page: Page) -> None:
+    """Answer ``/runner_harness.html`` (and its ``.py``) from ``tests/e2e/pages`` on whatever
+    origin the page is on, with the isolation headers; every other request goes on (to the
+    localhost guard)."""
+
+    def fulfil(route: Route) -> None:
+        name = urlsplit(route.request.url).path.lstrip("/")
+        if name not in HARNESS_FILES:
+            route.fallback()
+            return
+        mime = "text/html" if name.endswith(".html") else "text/x-python"
+        headers = {**serve.ISOLATION_HEADERS, "Content-Type": mime}
+        route.fulfill(path=HARNESS_PAGES / name, headers=headers)
+
+    page.route("**/*", fulfil)

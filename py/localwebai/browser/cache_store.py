@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import js
-from pyodide.ffi import JsException, create_proxy, jsnull
+from pyodide.ffi import JsException, create_proxy
 
 from ..cache import (
     BlobOps,
@@ -28,7 +28,7 @@ from ..cache import (
     TransferCut,
 )
 from .blobs import checked_fetch
-from .jsinterop import error_fields, field, glue
+from .jsinterop import error_fields, field, glue, present
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class IndexedDBStore(ChunkStore):
 
     async def get_chunk(self, model_id: str, index: int) -> Any | None:
         blob = await glue.idb.getChunk(model_id, index)
-        return None if blob is None or blob is jsnull else blob
+        return present(blob)
 
     async def estimate(self) -> StorageEstimate | None:
         return (await storage_state()).estimate

@@ -12,11 +12,11 @@ import json
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy, jsnull
+from pyodide.ffi import create_proxy
 
 from ..conversations import DB_NAME, DB_STORE, DB_VERSION, ConversationDB
 from ..errors import ConversationError
-from .jsinterop import error_fields, field, to_js_object
+from .jsinterop import error_fields, field, present, to_js_object
 
 
 class IndexedDBConversations(ConversationDB):
@@ -34,7 +34,7 @@ class IndexedDBConversations(ConversationDB):
 
     async def get(self, conversation_id: str) -> dict[str, Any] | None:
         found = await self._run("readonly", "read", lambda store: store.get(conversation_id))
-        return None if found is None or found is jsnull else json.loads(js.JSON.stringify(found))
+        return None if present(found) is None else json.loads(js.JSON.stringify(found))
 
     async def delete(self, conversation_id: str) -> None:
         await self._run("readwrite", "delete", lambda store: store.delete(conversation_id))
@@ -58,7 +58,7 @@ class IndexedDBConversations(ConversationDB):
     async def _open(self) -> Any:
         if self._db is None:
             factory = getattr(js, "indexedDB", None)
-            if factory is None or factory is jsnull:
+            if present(factory) is None:
                 raise ConversationError(
                     "This browser offers no IndexedDB here: conversations cannot be saved."
                 )

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import js
-from pyodide.ffi import jsnull
 
 from ..conversations import (
     MAX_TITLE,
@@ -25,7 +24,7 @@ from ..conversations import (
 )
 from ..errors import ConversationError
 from . import dom
-from .jsinterop import to_js_object
+from .jsinterop import present, to_js_object
 
 LIST_ID = "conversation-list"
 IMPORT_ID = "import-conversation"
@@ -104,7 +103,7 @@ class ConversationsView:
 
     def _focus(self, conversation_id: str, selector: str) -> None:
         item = self._item(conversation_id)
-        element = None if item is None else _found(item.querySelector(selector))
+        element = None if item is None else present(item.querySelector(selector))
         if element is not None:
             element.focus()
 
@@ -117,10 +116,10 @@ class ConversationsView:
     # ---- events ----------------------------------------------------------------------------
 
     async def _on_click(self, event: Any) -> None:
-        button = _found(event.target.closest("button[data-action]"))
+        button = present(event.target.closest("button[data-action]"))
         if button is None:
             return
-        menu = _found(button.closest("details"))
+        menu = present(button.closest("details"))
         if menu is not None:
             menu.open = False
         conversation_id = str(button.closest("li").dataset.conversationId)
@@ -190,11 +189,6 @@ class ConversationsView:
             await self.refresh(self.active_id)
             raise ConversationError("This conversation is no longer saved (deleted elsewhere?).")
         return conversation
-
-
-def _found(element: Any) -> Any | None:
-    """A DOM query's answer, JS ``null`` as None."""
-    return None if element is None or element is jsnull else element
 
 
 def _button(parent: Any, text: str, action: str | None, class_name: str = "") -> Any:

@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy, jsnull
+from pyodide.ffi import create_proxy
+
+from .jsinterop import present
 
 Handler = Callable[[Any], Awaitable[None] | None]
 _listeners: list[Any] = []  # keep proxies alive for the page's lifetime
@@ -53,8 +55,7 @@ def append_text_element(parent: Any, tag: str, text: str, class_name: str = "") 
 
 def closest(element: Any, selector: str) -> Any | None:
     """``element.closest(selector)``, with no match read as ``None`` (not JS ``null``)."""
-    found = element.closest(selector)
-    return None if found is jsnull else found
+    return present(element.closest(selector))
 
 
 def clear(element_id: str) -> None:

@@ -36,6 +36,11 @@ def _null_as_none(value: Any) -> Any:
     return value
 
 
+def present(value: Any) -> Any | None:
+    """A JS value, with ``null`` (and ``undefined``: Pyodide gives ``None``) as ``None``."""
+    return None if value is jsnull else value
+
+
 def field(obj: Any, name: str) -> Any:
     """``obj.name``, with JS ``undefined`` and ``null`` both read as ``None``."""
     value = getattr(obj, name, None)
