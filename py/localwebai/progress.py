@@ -45,6 +45,46 @@ class LoadProgress:
         return max(0.0, (self.total - self.done) / self.bytes_per_second)
 
 
+DOWNLOAD_STAGES = frozenset(
+    {LoadStage.DOWNLOADING, LoadStage.WAITING_FOR_NETWORK, LoadStage.IMPORTING}
+)
+HEADER_END, BYTES_END, VERIFY_END = 0.02, 0.9, 0.97
+"""Where each part of a load ends on the one bar: the header, the bytes (download or import),
+the checks; starting the engine takes the rest."""
+
+
+class OverallProgress:
+    """One bar across all of a load's stages, from 0 to 1, never going back.
+
+    The bytes (downloading, retrying, importing) take most of it; verifying a cached model,
+    when nothing was downloaded, takes the bytes' share instead.
+    """
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self._moved_bytes = False
+
+    def update(self, progress: LoadProgress) -> float | None:
+        """The bar's value after ``progress``; None while a download's size is unknown."""
+        stage, fraction = progress.stage, progress.fraction
+        if stage in DOWNLOAD_STAGES:
+            self._moved_bytes = True
+            if fraction is None:
+                return None
+            span = (HEADER_END, BYTES_END)
+        elif stage is LoadStage.VERIFYING:
+            span = (BYTES_END if self._moved_bytes else HEADER_END, VERIFY_END)
+        elif stage is LoadStage.INITIALIZING:
+            span = (VERIFY_END, 1.0)
+        elif stage is LoadStage.READY:
+            span = (1.0, 1.0)
+        else:  # checking the cache, reading the header
+            span = (0.0, HEADER_END)
+        start, end = span
+        self.value = max(self.value, start + (end - start) * (fraction or 0.0))
+        return self.value
+
+
 OnProgress = Callable[[LoadProgress], None]
 """Called with each progress report of a load."""
 

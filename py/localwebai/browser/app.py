@@ -20,7 +20,7 @@ from ..errors import LocalWebAIError, ModelTooLargeError, ParameterError
 from ..memory import MemoryEstimate
 from ..model_header import ModelInspection
 from ..params import LoadChoices, LoadParams
-from ..progress import LoadProgress, LoadStage
+from ..progress import LoadProgress, LoadStage, OverallProgress
 from ..runner import EngineInfo, LlamaRunner
 from ..server_models import INDEX_PATH, parse_index
 from ..sources import ModelSource
@@ -83,6 +83,7 @@ class App:
         )
         self._model_task: asyncio.Future[None] | None = None
         self._model_abort: Any = None
+        self._overall = OverallProgress()
         self._pending: tuple[ModelSource, ModelInspection] | None = None
         """Inspected and waiting for "Download and load" (which reuses the parsed header)."""
 
@@ -227,17 +228,17 @@ class App:
             self._model_task.cancel()
 
     def _on_progress(self, progress: LoadProgress) -> None:
-        """Show a stage with bytes, rate and time left; indeterminate when the size is unknown."""
-        bar = dom.by_id("load-progress")
-        fraction = progress.fraction
-        if fraction is None:
-            bar.removeAttribute("value")
-        else:
-            bar.value = fraction
+        """One bar across every stage; the text says the stage with bytes, rate and time left."""
         if progress.note:
             dom.append_text_element(dom.by_id("load-notice"), "span", progress.note + " ")
             dom.set_visible("load-notice", True)
             return
+        bar = dom.by_id("load-progress")
+        value = self._overall.update(progress)
+        if value is None:
+            bar.removeAttribute("value")  # a download of unknown size: indeterminate
+        else:
+            bar.value = value
         dom.by_id("load-panel").dataset.stage = progress.stage.value
         dom.set_text("load-text", describe_progress(progress))
         if progress.stage is not LoadStage.READY:
@@ -253,12 +254,12 @@ class App:
         """
         self._model_abort = new_abort_controller()
         self.status.clear_error()
-        if load:
-            close_dialog("models-dialog")  # the progress bar and the chat are on the page
+        close_dialog("models-dialog")  # progress, errors and the chat are on the page
         self.set_picker_enabled(False)
         self.chat.set_enabled(False)
         dom.set_visible("load-inspected", False)
         dom.set_visible("load-panel", True)
+        self._overall = OverallProgress()
         dom.by_id("load-progress").value = 0
         dom.set_text("load-text", "")
         dom.clear("load-notice")
@@ -275,7 +276,6 @@ class App:
                 dom.set_visible("load-inspected", True)
                 name = inspection.spec.name or source.label
                 self.status.set("inspected", f"Inspected {name}.")
-                close_dialog("models-dialog")
                 open_dialog("details-dialog")
         except asyncio.CancelledError:
             await self._after_failure("Loading cancelled.", keep_inspection=False)
