@@ -84,6 +84,7 @@ class App:
         self._model_task: asyncio.Future[None] | None = None
         self._model_abort: Any = None
         self._overall = OverallProgress()
+        self._refresh: asyncio.Future[None] | None = None
         self._pending: tuple[ModelSource, ModelInspection] | None = None
         """Inspected and waiting for "Download and load" (which reuses the parsed header)."""
 
@@ -288,8 +289,14 @@ class App:
             self.set_picker_enabled(True)
             self.chat.set_enabled(self.runner.loaded)
             self._model_abort = None
-            await self.cache_panel.refresh()
-            await self.catalogue.refresh()
+            # the lists are refreshed beside, not inside, this task: a next load the user asks
+            # for as soon as the page says "ready" must find no model task running
+            self._refresh = asyncio.ensure_future(self.refresh_lists())
+
+    async def refresh_lists(self) -> None:
+        """The cached-models list and the catalogue's cached states, after a model task."""
+        await self.cache_panel.refresh()
+        await self.catalogue.refresh()
 
     async def _after_failure(self, message: str, keep_inspection: bool) -> None:
         if not self.runner.loaded:
