@@ -289,14 +289,9 @@ class App:
             self.set_picker_enabled(True)
             self.chat.set_enabled(self.runner.loaded)
             self._model_abort = None
-            # the lists are refreshed beside, not inside, this task: a next load the user asks
-            # for as soon as the page says "ready" must find no model task running
-            self._refresh = asyncio.ensure_future(self.refresh_lists())
-
-    async def refresh_lists(self) -> None:
-        """The cached-models list and the catalogue's cached states, after a model task."""
-        await self.cache_panel.refresh()
-        await self.catalogue.refresh()
+            # the cache list (and with it the catalogue) is refreshed beside, not inside, this
+            # task: a next load asked for as soon as the page says "ready" must find none running
+            self._refresh = asyncio.ensure_future(self.cache_panel.refresh())
 
     async def _after_failure(self, message: str, keep_inspection: bool) -> None:
         if not self.runner.loaded:
@@ -400,8 +395,7 @@ async def main() -> None:
     BenchPanel(runner, app.status, app.engine_in_use).wire()
     await SimilarityView(runner.environment).start()
     await app.list_server_models()
-    await app.cache_panel.refresh()
-    await app.catalogue.refresh()
+    await app.cache_panel.refresh()  # and the catalogue, with the same records
     await app.restore_last_conversation()
     app.set_picker_enabled(True)
     app.status.set(READY, f"Python ready in {boot_seconds:.1f} s. Pick a model to load.")

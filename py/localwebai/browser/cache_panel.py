@@ -24,13 +24,13 @@ class CachePanel:
         cache: ModelCache,
         on_load: Callable[[ModelSource], None],
         on_error: Callable[[Exception], None],
-        on_change: Callable[[], Awaitable[None]],
+        on_records: Callable[[list[ModelRecord]], Awaitable[None]],
     ) -> None:
         self.cache = cache
         self.on_load = on_load
         self.on_error = on_error
-        self.on_change = on_change
-        """Told after a delete (the catalogue shows what is cached too)."""
+        self.on_records = on_records
+        """Given the records after each refresh (the catalogue shows what is cached too)."""
         self.enabled = False
 
     def wire(self) -> None:
@@ -60,6 +60,7 @@ class CachePanel:
         dom.set_text("storage-estimate", describe_storage(state.estimate, state.persisted))
         dom.by_id("cache-panel").dataset.persisted = str(state.persisted).lower()
         self.set_enabled(self.enabled)
+        await self.on_records(records)
 
     def _add_row(self, target: Any, record: ModelRecord) -> None:
         item = dom.append_text_element(target, "li", "")
@@ -82,13 +83,11 @@ class CachePanel:
     async def delete(self, model_id: str) -> None:
         await self.cache.delete(model_id)
         await self.refresh()
-        await self.on_change()
 
     async def clear(self) -> None:
         if js.window.confirm("Delete every cached model from this browser?"):
             await self.cache.clear()
             await self.refresh()
-            await self.on_change()
 
     async def persist(self) -> None:
         granted = await request_persistence()

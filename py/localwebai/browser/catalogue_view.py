@@ -16,6 +16,7 @@ from pyodide.ffi import JsException
 
 from ..cache import ModelCache, ModelRecord
 from ..catalogue import (
+    CatalogueEntry,
     CatalogueRow,
     HubFile,
     PageOptions,
@@ -63,6 +64,7 @@ class CatalogueView:
         self.enabled = True
         self.options = PageOptions()
         self._hub_files: list[HubFile] = []
+        self._entries: list[CatalogueEntry] | None = None
 
     def wire(self) -> None:
         """Read the page's ``?hub=`` / ``?catalogue=`` and listen to the repository form."""
@@ -81,14 +83,20 @@ class CatalogueView:
         for button in js.document.querySelectorAll(BUTTONS):
             button.disabled = not enabled
 
-    async def refresh(self) -> None:
-        """Re-read the catalogue and the cache; a failure is shown, never raised."""
+    async def refresh(self, records: list[ModelRecord] | None = None) -> None:
+        """Show the catalogue against the cache's ``records`` (read here when not given); the
+        catalogue file is fetched once. A failure is shown, never raised."""
         try:
-            data = await fetch_json(self.options.catalogue)
-            if data is None:
-                raise CatalogueError(f"The model catalogue {self.options.catalogue} is missing.")
-            entries = parse_catalogue(data)
-            records = await self.cache.models()
+            if self._entries is None:
+                data = await fetch_json(self.options.catalogue)
+                if data is None:
+                    raise CatalogueError(
+                        f"The model catalogue {self.options.catalogue} is missing."
+                    )
+                self._entries = parse_catalogue(data)
+            entries = self._entries
+            if records is None:
+                records = await self.cache.models()
         except Exception as error:  # shown in the page, never raised into the event loop
             self.on_error(error)
             return
