@@ -35,6 +35,14 @@ def has_sha256(path: Path, expected: str) -> bool:
     return path.is_file() and sha256_file(path) == expected
 
 
+def stale_test_model(path: Path, expected: str) -> bool:
+    """True, said on stderr, when a generated test model is missing or not the expected one."""
+    if has_sha256(path, expected):
+        return False
+    print(f"error: {path} is missing or stale; run scripts/make_test_models.py", file=sys.stderr)
+    return True
+
+
 def check_sha256(path: Path, expected: str) -> None:
     """Raise SetupError unless `path` hashes to `expected`."""
     actual = sha256_file(path)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import CACHE_DIR, REPO, extract_members, has_sha256
+from common import CACHE_DIR, REPO, extract_members, stale_test_model
 from make_test_models import (
     MINILM_FILE,
     MINILM_SHA256,
@@ -107,10 +107,7 @@ def to_json(data: dict[str, Any]) -> str:
 def main() -> int:
     """Derive the reference, cross-check it and write the JSON."""
     model = MODELS_DIR / MINILM_FILE
-    if not has_sha256(model, MINILM_SHA256):
-        print(
-            f"error: {model} is missing or stale; run scripts/make_test_models.py", file=sys.stderr
-        )
+    if stale_test_model(model, MINILM_SHA256):
         return 1
     native = run_native(ensure_node_llama_cpp(), model)
     vectors = normalise(np.array([e["vector"] for e in native["embeddings"]], dtype=np.float64))

@@ -27,7 +27,7 @@ from typing import Any
 
 import gguf
 import numpy as np
-from common import REPO, has_sha256
+from common import REPO, stale_test_model
 from make_test_models import (
     MODELS_DIR,
     TINY_GEMMA_END_OF_TURN,
@@ -236,10 +236,7 @@ def gemma_reference() -> int:
     import llama_cpp
 
     model = MODELS_DIR / TINY_GEMMA_FILE
-    if not has_sha256(model, TINY_GEMMA_SHA256):
-        print(
-            f"error: {model} is missing or stale; run scripts/make_test_models.py", file=sys.stderr
-        )
+    if stale_test_model(model, TINY_GEMMA_SHA256):
         return 1
     problems = []
     if llama_cpp_template("gemma", GEMMA_MESSAGES) != GEMMA_PROMPT:
@@ -298,10 +295,7 @@ def main() -> int:
     if parser.parse_args().gemma:
         return gemma_reference()
     model = MODELS_DIR / TINY_LLAMA_FILE
-    if not has_sha256(model, TINY_LLAMA_SHA256):
-        print(
-            f"error: {model} is missing or stale; run scripts/make_test_models.py", file=sys.stderr
-        )
+    if stale_test_model(model, TINY_LLAMA_SHA256):
         return 1
     native = run_native(ensure_node_llama_cpp(), model)
     reader = gguf.GGUFReader(model)
