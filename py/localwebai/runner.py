@@ -22,6 +22,7 @@ One reply runs at a time (a second one raises ``BusyError``); ``abort()`` stops 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -52,14 +53,28 @@ class EngineInfo:
     """The llama.cpp build it runs (in the page: the wasm build, see web/js/engine-build.js)."""
 
 
+ENGINE_START_TIMEOUT_S = 30.0
+"""How long a load waits for the engine's first read of the model (its worker is up and has
+instantiated the wasm) before it ends that engine and starts another."""
+ENGINE_START_ATTEMPTS = 2
+ENGINE_RESTARTED = "The engine's worker did not start: starting another."
+ENGINE_DID_NOT_START = (
+    "The engine did not start: its worker gave no sign of life in {seconds:.0f} s, twice. "
+    "Reload the page and try again."
+)
+
+
 class Engine(Protocol):
     """One model at a time; ``signal`` is the abort handle's signal for one reply."""
 
     @property
     def loaded(self) -> bool: ...
 
-    async def load(self, blob: Blob, params: LoadParams) -> EngineInfo:
-        """Load the model (replacing any); an ``EngineError`` when it cannot start."""
+    async def load(
+        self, blob: Blob, params: LoadParams, on_started: Callable[[], None]
+    ) -> EngineInfo:
+        """Load the model (replacing any); ``on_started`` is called once the engine reads the
+        model. An ``EngineError`` when it cannot start."""
         ...
 
     async def unload(self) -> None: ...
@@ -215,7 +230,7 @@ class LlamaRunner:
         self.metadata = None
         self.model_name = ""
         self.chat_format = None
-        self.engine_info = await self._start(blob, params)
+        self.engine_info = await self._start(blob, params, on_progress)
         self.metadata = inspection.spec
         self.chat_format = chat_format
         self.model_name = inspection.spec.name or source.label
@@ -233,19 +248,50 @@ class LlamaRunner:
         """The wasm build for this model's size, on the GPU or the CPU."""
         return self.environment.build_for(self.store.cache.blobs.size(blob), n_gpu_layers > 0)
 
-    async def _start(self, blob: Blob, params: LoadParams) -> EngineInfo:
+    async def _start(self, blob: Blob, params: LoadParams, on_progress: OnProgress) -> EngineInfo:
         if params.n_gpu_layers == 0:
             reason = self.environment.why_cpu
             self.backend = f"CPU ({reason})" if reason else "CPU"
-            return await self.engine.load(blob, self._with_build(blob, params))
+            return await self._load_engine(blob, self._with_build(blob, params), on_progress)
         try:
-            info = await self.engine.load(blob, self._with_build(blob, params))
+            info = await self._load_engine(blob, self._with_build(blob, params), on_progress)
         except EngineError as error:
             self.backend = f"CPU ({self.environment.gpu_name} failed: {error})"
             cpu = replace(params, n_gpu_layers=0)
-            return await self.engine.load(blob, self._with_build(blob, cpu))
+            return await self._load_engine(blob, self._with_build(blob, cpu), on_progress)
         self.backend = self.environment.gpu_name
         return info
+
+    async def _load_engine(
+        self, blob: Blob, params: LoadParams, on_progress: OnProgress
+    ) -> EngineInfo:
+        """``engine.load``, watched until the engine first reads the model: an engine that
+        gives no sign of life in ``ENGINE_START_TIMEOUT_S`` (a worker the browser never ran)
+        is ended and another started, up to ``ENGINE_START_ATTEMPTS`` times. Once it reads,
+        a load takes as long as the model needs."""
+        for attempt in range(ENGINE_START_ATTEMPTS):
+            if attempt:
+                on_progress(LoadProgress(LoadStage.INITIALIZING, note=ENGINE_RESTARTED))
+            started = asyncio.Event()
+            load = asyncio.ensure_future(self.engine.load(blob, params, started.set))
+            sign_of_life = asyncio.ensure_future(started.wait())
+            try:
+                await asyncio.wait(
+                    {load, sign_of_life},
+                    timeout=ENGINE_START_TIMEOUT_S,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            except asyncio.CancelledError:
+                load.cancel()
+                raise
+            finally:
+                sign_of_life.cancel()
+            if load.done() or started.is_set():
+                return await load
+            load.cancel()
+            await asyncio.gather(load, return_exceptions=True)
+            await self.engine.unload()
+        raise EngineError(ENGINE_DID_NOT_START.format(seconds=ENGINE_START_TIMEOUT_S))
 
     async def load_embedding_model(
         self, source: ModelSource, signal: Any = None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import gguf
+import localwebai.runner as runner_module
 import numpy as np
 import pytest
 from aio import run
@@ -130,26 +131,35 @@ class FakeModelBytes:
 
 
 class FakeEngine:
-    """Loads anything; with ``gpu_fails`` a GPU load fails as WebGPU does on a bad adapter.
+    """Loads anything; with ``gpu_fails`` a GPU load fails as WebGPU does on a bad adapter, and
+    the first ``silent_starts`` loads never start.
 
     A reply streams ``reply`` one character at a time, waiting for ``gate`` between pieces
     when set, and ends as "aborted" once its signal is aborted."""
 
-    def __init__(self, gpu_fails: bool = False, reply: str = "Hello") -> None:
+    def __init__(
+        self, gpu_fails: bool = False, reply: str = "Hello", silent_starts: int = 0
+    ) -> None:
         self.gpu_fails = gpu_fails
+        self.silent_starts = silent_starts
+        """How many loads never start (no read of the model, as a worker that never runs)."""
         self.reply = reply
         self.loads: list[tuple[Any, LoadParams]] = []
         self.chats: list[GenerationParams] = []
         self.gate: asyncio.Event | None = None
+        self.unloads = 0
         self._loaded = False
 
     @property
     def loaded(self) -> bool:
         return self._loaded
 
-    async def load(self, blob: Any, params: LoadParams) -> EngineInfo:
+    async def load(self, blob: Any, params: LoadParams, on_started: Any) -> EngineInfo:
         self.loads.append((blob, params))
         self._loaded = False
+        if len(self.loads) <= self.silent_starts:  # a worker the browser never runs
+            await asyncio.Event().wait()
+        on_started()
         if params.n_gpu_layers and self.gpu_fails:
             raise EngineError("Failed to create WebGPU device")
         self._loaded = True
@@ -157,6 +167,7 @@ class FakeEngine:
 
     async def unload(self) -> None:
         self._loaded = False
+        self.unloads += 1
 
     async def complete(
         self, prompt: str, params: GenerationParams, signal: Any, on_text: Any
@@ -489,6 +500,42 @@ def test_webgpu_that_fails_to_start_falls_back_to_the_cpu(model: bytes) -> None:
     cpu = Setup(model).runner()
     run(cpu.load_model(ModelSource.from_url(URL)))
     assert cpu.backend == "CPU (WebGPU unused: navigator.gpu is absent)"
+
+
+def test_an_engine_that_never_starts_is_replaced_then_reported(
+    model: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "ENGINE_START_TIMEOUT_S", 0.05)
+    setup = Setup(model)
+    once = FakeEngine(silent_starts=1)  # the first worker never runs: a second one is started
+    runner = setup.runner(once)
+    notes: list[str] = []
+    run(runner.load_model(ModelSource.from_url(URL), on_progress=lambda p: notes.append(p.note)))
+    assert runner.loaded and len(once.loads) == 2 and once.unloads >= 1
+    assert runner_module.ENGINE_RESTARTED in notes
+    never = FakeEngine(silent_starts=runner_module.ENGINE_START_ATTEMPTS)
+    runner = setup.runner(never)
+    with pytest.raises(EngineError, match=r"did not start: .* in 0 s, twice\. Reload the page"):
+        run(runner.load_model(ModelSource.from_url(URL)))
+    assert not runner.loaded and len(never.loads) == runner_module.ENGINE_START_ATTEMPTS
+    assert run(runner.store.cache.models())[0].complete  # the cached model is kept
+
+
+def test_a_slow_load_that_has_started_is_not_cut_short(
+    model: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "ENGINE_START_TIMEOUT_S", 0.01)
+
+    class SlowEngine(FakeEngine):
+        async def load(self, blob: Any, params: LoadParams, on_started: Any) -> EngineInfo:
+            on_started()  # reading a big model takes longer than the start timeout
+            await asyncio.sleep(0.05)
+            return await super().load(blob, params, lambda: None)
+
+    engine = SlowEngine()
+    runner = Setup(model).runner(engine)
+    run(runner.load_model(ModelSource.from_url(URL)))
+    assert runner.loaded and len(engine.loads) == 1
 
 
 # ---- replies ------------------------------------------------------------------------------

@@ -61,3 +61,24 @@ export async function probeEnvironment() {
     webgpu: await probeWebGPU(),
   };
 }
+
+/**
+ * Call `onRead` once, when wllama's worker first asks for bytes of `blob` (it reads the model
+ * by `slice`s of it, for its `fs.read_req` messages); returns the function that stops
+ * watching. wllama 3.8.1 slices the blob once on this thread before its worker exists
+ * (`isMmproj`, the first 128 KiB), so the watch skips that first slice.
+ */
+export function watchEngineReads(blob, onRead) {
+  let slices = 0;
+  blob.slice = (...args) => {
+    slices += 1;
+    if (slices === 2) {
+      delete blob.slice;
+      onRead();
+    }
+    return Blob.prototype.slice.apply(blob, args);
+  };
+  return () => {
+    delete blob.slice;
+  };
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
@@ -21,15 +22,28 @@ def engine_error(error: JsException, loading: bool = False) -> LocalWebAIError:
     return from_engine_error(*error_fields(error), loading=loading)
 
 
-async def load_wllama(blob: Any, options: dict[str, Any], build: str) -> Any:
+async def load_wllama(
+    blob: Any, options: dict[str, Any], build: str, on_started: Callable[[], None] | None = None
+) -> Any:
     """A new wllama instance (and worker) on the wasm ``build`` with this model Blob loaded;
-    on failure the worker is ended and the error is ours."""
+    ``on_started`` is called when its worker first reads the model. On failure or
+    cancellation the worker is ended; a failure is our error."""
     wllama = glue.createWllama(build)
+    watching = on_started is not None
+    on_read = create_proxy(on_started) if watching else None
+    stop_watching = glue.watchEngineReads(blob, on_read) if watching else None
     try:
         await wllama.loadModel(js.Array.of(blob), to_js_object(options))
     except JsException as error:
         await exit_wllama(wllama)
         raise engine_error(error, loading=True) from None
+    except asyncio.CancelledError:
+        await exit_wllama(wllama)
+        raise
+    finally:
+        if stop_watching is not None:
+            stop_watching()
+            on_read.destroy()
     return wllama
 
 
@@ -50,11 +64,13 @@ class WllamaEngine:
     def loaded(self) -> bool:
         return self._wllama is not None and bool(self._wllama.isModelLoaded())
 
-    async def load(self, blob: Any, params: LoadParams) -> EngineInfo:
+    async def load(
+        self, blob: Any, params: LoadParams, on_started: Callable[[], None]
+    ) -> EngineInfo:
         """Load the model from a Blob (bytes are read lazily by the worker, never copied here)."""
         await self.unload()
         build = params.build or "default"
-        self._wllama = await load_wllama(blob, params.to_wllama(), build)
+        self._wllama = await load_wllama(blob, params.to_wllama(), build, on_started)
         self.n_ctx = params.n_ctx
         return EngineInfo(
             threads=int(self._wllama.getNumThreads()),

@@ -145,9 +145,13 @@ class LlamaCppEngine:
     def loaded(self) -> bool:
         return self._model is not None
 
-    async def load(self, blob: FileRegion, params: LoadParams) -> EngineInfo:
+    async def load(
+        self, blob: FileRegion, params: LoadParams, on_started: Callable[[], None]
+    ) -> EngineInfo:
         """Map the model file and create its context; a GPU request on a CPU-only build is an
-        ``EngineError`` (the runner then loads on the CPU and says why)."""
+        ``EngineError`` (the runner then loads on the CPU and says why). The engine is this
+        process: it has started (``on_started``) as soon as it is asked."""
+        on_started()
         await self.unload()
         path = model_path(blob)
         if params.n_gpu_layers > 0 and not llama_cpp.llama_supports_gpu_offload():
