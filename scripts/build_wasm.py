@@ -1,33 +1,43 @@
 #!/usr/bin/env python3
 """Build our llama.cpp WebAssembly engine, or verify the one committed under wasm/.
 
-    python scripts/build_wasm.py          # build wasm/wllama-simd.{wasm,js} (13 min, 2 cores)
-    python scripts/build_wasm.py --check  # verify them against wasm/wllama-simd.lock.json, offline
+    python scripts/build_wasm.py                   # build every variant (13 min each, 2 cores)
+    python scripts/build_wasm.py --variant simd64  # one: wasm/wllama-simd64.{wasm,js} + lock
+    python scripts/build_wasm.py --check           # verify wasm/ against the locks, offline
 
 Why our own build: wllama 3.8.1's CMakeLists compiles llama.cpp under emscripten without
 ``EMSCRIPTEN_SYSTEM_PROCESSOR=wasm32``, so ggml takes its x86 path with no x86 features, and
-every quantized dot product runs scalar code. This build is wllama 3.8.1's own C++ (so its
-worker and API stay as they are) on llama.cpp with ggml's wasm SIMD128 kernels: 32-bit memory,
-threads, JSPI and wasm exceptions, CPU only (WebGPU keeps wllama's build: web/js/engine-build.js).
+every quantized dot product runs scalar code. These builds are wllama 3.8.1's own C++ (so its
+worker and API stay as they are) on llama.cpp with ggml's wasm SIMD128 kernels, with threads,
+JSPI and wasm exceptions, CPU only (WebGPU keeps wllama's build: web/js/engine-build.js), in
+two variants (``VARIANTS``): ``simd`` with 32-bit memory, for models under 2 GiB, and
+``simd64`` with memory64 (wllama's own non-compat settings), for models of 2 GiB and more.
 
 Every input is pinned by sha256 and comes from a registry:
 * ``@wllama/wllama`` 3.8.1 (npm; the tarball's integrity must equal vendor.lock.json's): its
   ``CMakeLists.txt`` and ``cpp/``;
 * llama.cpp b11312 from the ``llama-cpp-python`` 0.3.36 sdist (PyPI), as make_test_models.py;
 * emscripten 3.1.69 (Debian trixie's package, unpacked, never installed) with node-acorn;
-  binaryen 120 (trixie), run through trixie's own loader and libc (bookworm's is too old);
+  binaryen 120 (trixie), run through trixie's own loader and libc (bookworm's is too old).
+  ``apt-get download`` fetches them by name and version through a private apt state whose one
+  source is trixie on the mirror this system's apt sources already name, so no host is written
+  here; apt checks the signed index, and each file must also match its pinned sha256;
 * clang-19, lld-19 and llvm-19 from the system (Debian bookworm: apt-get install them).
-``scripts/wasm_patches/`` holds our changes to wllama and llama.cpp, each explained at its top.
+``scripts/wasm_patches/`` holds our changes to wllama, llama.cpp and emscripten, each explained
+at its top.
 The toolchain and sources are unpacked once under ``.cache/wasm-build/``. The outputs, and the
-hashes of everything that went in, are recorded in ``wasm/wllama-simd.lock.json``.
-Not yet bit-for-bit: a rebuild in another checkout (2026-11-29) gave the same ``.js`` and a
-``.wasm`` of the same size that differs in 48 bytes of one function (where a try block sits);
-the cause is not found. ``--check`` verifies the committed files, not a rebuild.
+hashes of everything that went in, are recorded in ``wasm/wllama-<variant>.lock.json``.
+Not yet bit-for-bit: two full builds of ``simd`` (2026-12-02, this checkout) gave the same
+``.js`` and ``.wasm`` files of the same size that differ in 90 bytes, in two functions: where a
+wasm ``try`` starts and its ``delegate`` depth. Relinking the same objects (wasm-opt on one core,
+then on two) gives the same bytes every time, so the difference arises when compiling, not in
+binaryen; its cause is not found. ``--check`` verifies the committed files, not a rebuild.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import shutil
@@ -35,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -51,19 +60,13 @@ from vendor import REPO_ROOT, WLLAMA_VERSION, Lock, npm_pack
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 WORK_DIR = CACHE_DIR / "wasm-build"
 PATCH_DIR = Path(__file__).resolve().parent / "wasm_patches"
-OUTPUT_DIR = REPO_ROOT / "wasm"
-OUTPUTS = {"wllama.wasm": "wllama-simd.wasm", "wllama.js": "wllama-simd.js"}
-LOCK_PATH = OUTPUT_DIR / "wllama-simd.lock.json"
 BUILD_LOG = WORK_DIR / "build.log"
 LLVM_VERSION = "19"
 LLVM_TOOLS = (f"clang-{LLVM_VERSION}", f"wasm-ld-{LLVM_VERSION}", f"llvm-ar-{LLVM_VERSION}")
 
-CMAKE_FLAGS = (
+COMMON_CMAKE_FLAGS = (
     "-DCMAKE_BUILD_TYPE=Release",
-    "-DWLLAMA_COMPAT=ON",  # wllama's 32-bit variant (patched: JSPI + wasm exceptions)
-    "-DLLAMA_WASM_MEM64=OFF",
     "-DGGML_WEBGPU=OFF",
-    "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32",  # the point of this build: ggml's wasm kernels
     # xxhash without SIMDe (see llama.cpp.patch); source paths (in asserts) relative to the tree,
     # so the bytes do not depend on where the checkout is
     "-DCMAKE_C_FLAGS=-DXXH_VECTOR=0 -ffile-prefix-map=@SOURCE@=.",
@@ -73,14 +76,58 @@ CMAKE_FLAGS = (
 
 
 @dataclass(frozen=True)
-class Deb:
-    """One Debian package from trixie, unpacked into the toolchain folder."""
+class Variant:
+    """One build we ship: ``wasm/wllama-{name}.{wasm,js}`` and their lock."""
 
-    path: str  # under pool/main/
+    name: str
+    cmake_flags: tuple[str, ...]
+    """Besides COMMON_CMAKE_FLAGS; EMSCRIPTEN_SYSTEM_PROCESSOR=wasm* is the point of every
+    variant: ggml's wasm SIMD128 kernels instead of its featureless x86 path."""
+
+    @property
+    def lock_path(self) -> Path:
+        return REPO_ROOT / "wasm" / f"wllama-{self.name}.lock.json"
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """Built file → the name it ships under in wasm/."""
+        return {"wllama.wasm": f"wllama-{self.name}.wasm", "wllama.js": f"wllama-{self.name}.js"}
+
+
+VARIANTS = {
+    variant.name: variant
+    for variant in (
+        Variant(  # 32-bit memory: models under 2 GiB
+            "simd",
+            (
+                "-DWLLAMA_COMPAT=ON",  # wllama's 32-bit variant (patched: JSPI + wasm exceptions)
+                "-DLLAMA_WASM_MEM64=OFF",
+                "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32",
+            ),
+        ),
+        Variant(  # memory64: models of 2 GiB and more (wllama's own non-compat settings)
+            "simd64",
+            (
+                "-DWLLAMA_COMPAT=OFF",
+                "-DLLAMA_WASM_MEM64=ON",
+                "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm64",
+            ),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Deb:
+    """One Debian trixie package (by name and version), unpacked into the toolchain folder."""
+
+    name: str
+    version: str
     sha256: str
 
-    def url(self, mirror: str) -> str:
-        return f"{mirror.rstrip('/')}/pool/main/{self.path}"
+    @property
+    def spec(self) -> str:
+        return f"{self.name}={self.version}"
 
 
 def debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
@@ -106,30 +153,32 @@ def debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
 
 TOOLCHAIN = (
     Deb(
-        "e/emscripten/emscripten_3.1.69+dfsg-3_all.deb",
+        "emscripten",
+        "3.1.69+dfsg-3",
         "d2ac788b952c56ab6736b4db2ac0825aa63cfb4c08b8abaefe19e324779d1b2d",
     ),
     Deb(
-        "a/acorn/node-acorn_8.8.1+ds+~cs25.17.7-2_all.deb",
+        "node-acorn",
+        "8.8.1+ds+~cs25.17.7-2",
         "5c6814cf6536892b3a93cc72a0a3792beb0d3f6be3d69f499ca7d764583479a9",
     ),
+    Deb("binaryen", "120-4", "47be56009e56170f4338a0154fbff2028bd607bc3c8b6a5414658a985bef6470"),
     Deb(
-        "b/binaryen/binaryen_120-4_amd64.deb",
-        "47be56009e56170f4338a0154fbff2028bd607bc3c8b6a5414658a985bef6470",
-    ),
-    Deb(
-        "g/glibc/libc6_2.41-12+deb13u5_amd64.deb",
+        "libc6",
+        "2.41-12+deb13u5",
         "b59b0625cd1a791375d40dab23a4d5d3d0641e3d0a773501becdc3725b7f99cf",
     ),
     Deb(
-        "g/gcc-14/libstdc++6_14.2.0-19_amd64.deb",
+        "libstdc++6",
+        "14.2.0-19",
         "ab1fa05837aa7a92aae748fd07a18a35f7d18bb4a71c4724fe2bbf0e32089de0",
     ),
     Deb(
-        "g/gcc-14/libgcc-s1_14.2.0-19_amd64.deb",
-        "3c71917b490d1a17aed43196a2787a256ecf060526cdb20216a74bedc061b150",
+        "libgcc-s1", "14.2.0-19", "3c71917b490d1a17aed43196a2787a256ecf060526cdb20216a74bedc061b150"
     ),
 )
+TOOLCHAIN_SUITE = "trixie"
+ARCHIVE_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 BINARYEN_TOOLS = ("wasm-opt", "wasm-emscripten-finalize", "wasm-metadce", "wasm-as", "wasm-dis")
 
 
@@ -149,11 +198,12 @@ class Output:
 # ---- check ------------------------------------------------------------------------------------
 
 
-def check() -> list[str]:
-    """Problems with wasm/ against the lock (empty when the committed build is intact)."""
-    if not LOCK_PATH.is_file():
-        return [f"{LOCK_PATH.relative_to(REPO_ROOT)} is missing"]
-    lock = json.loads(LOCK_PATH.read_text())
+def check(variant: Variant) -> list[str]:
+    """Problems with a variant's files in wasm/ against its lock (empty when intact)."""
+    lock_path = variant.lock_path
+    if not lock_path.is_file():
+        return [f"{lock_path.relative_to(REPO_ROOT)} is missing"]
+    lock = json.loads(lock_path.read_text())
     problems = []
     for output in lock["outputs"]:
         path = REPO_ROOT / output["path"]
@@ -163,26 +213,59 @@ def check() -> list[str]:
             problems.append(f"{output['path']} differs from the lock (rebuild or restore it)")
     for patch in sorted(PATCH_DIR.glob("*.patch")):
         if lock["patches"].get(patch.name) != sha256_file(patch):
-            problems.append(f"{patch.name} changed since the build: run scripts/build_wasm.py")
+            problems.append(
+                f"{patch.name} changed since the {variant.name} build: run scripts/build_wasm.py"
+            )
     return problems
 
 
 # ---- toolchain --------------------------------------------------------------------------------
 
 
-def download(url: str, sha256: str, target: Path) -> Path:
-    if target.is_file() and sha256_file(target) == sha256:
-        return target
-    print(f"download    {url}", flush=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
-    with urllib.request.urlopen(url, timeout=600) as response, partial.open("wb") as out:
-        shutil.copyfileobj(response, out)
-    actual = sha256_file(partial)
-    if actual != sha256:
-        raise SetupError(f"{url}: sha256 {actual}, expected {sha256}")
-    partial.replace(target)
-    return target
+def apt_options(work: Path) -> list[str]:
+    """apt-get options for a private apt state under ``work`` whose only source is trixie on
+    the mirror this system's apt already uses; the system's own lists and cache stay as they are."""
+    sources = work / "sources.list"
+    sources.write_text(
+        f"deb [signed-by={ARCHIVE_KEYRING}] {debian_mirror(APT_SOURCES)} {TOOLCHAIN_SUITE} main\n"
+    )
+    for folder in ("parts", "lists/partial", "cache/archives/partial"):
+        (work / folder).mkdir(parents=True, exist_ok=True)
+    settings = {
+        "Dir::Etc::SourceList": sources,
+        "Dir::Etc::SourceParts": work / "parts",
+        "Dir::State::Lists": work / "lists",
+        "Dir::Cache": work / "cache",
+        "Debug::NoLocking": "1",  # private state: no system lock to take
+        "APT::Sandbox::User": getpass.getuser(),
+    }
+    return [arg for key, value in settings.items() for arg in ("-o", f"{key}={value}")]
+
+
+def apt_download(debs: tuple[Deb, ...], target: Path) -> dict[Deb, Path]:
+    """Each package fetched by apt itself (signed index, by name and version), then checked
+    against its pinned sha256; files already in ``target`` and intact are kept."""
+    target.mkdir(parents=True, exist_ok=True)
+    found = {deb: target / f"{deb.name}_{deb.version}.deb" for deb in debs}
+    missing = [
+        d for d, path in found.items() if not path.is_file() or sha256_file(path) != d.sha256
+    ]
+    if missing:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            options = apt_options(work)
+            run(["apt-get", *options, "update"], work)
+            fetched = work / "fetched"
+            for deb in missing:
+                folder = fetched / deb.name
+                folder.mkdir(parents=True)
+                run(["apt-get", *options, "download", deb.spec], folder)
+                (archive,) = folder.glob("*.deb")
+                actual = sha256_file(archive)
+                if actual != deb.sha256:
+                    raise SetupError(f"{deb.spec}: sha256 {actual}, expected {deb.sha256}")
+                shutil.move(archive, found[deb])
+    return found
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
@@ -208,10 +291,9 @@ def setup_toolchain(root: Path) -> dict[str, str]:
     stamp = unpacked / ".unpacked"
     if not stamp.is_file() or stamp.read_text() != _toolchain_id():
         shutil.rmtree(unpacked, ignore_errors=True)
-        mirror = debian_mirror()
-        for deb in TOOLCHAIN:
-            archive = download(deb.url(mirror), deb.sha256, debs / Path(deb.path).name)
+        for archive in apt_download(TOOLCHAIN, debs).values():
             run(["dpkg-deb", "-x", str(archive), str(unpacked)], root)
+        apply_patch("emscripten.patch", unpacked / "usr/share/emscripten")
         stamp.write_text(_toolchain_id())
     emscripten = unpacked / "usr/share/emscripten"
     # emscripten's JS tools import acorn as ES modules, which only node_modules/ resolves
@@ -243,7 +325,10 @@ def setup_toolchain(root: Path) -> dict[str, str]:
 
 
 def _toolchain_id() -> str:
-    return ",".join(deb.sha256 for deb in TOOLCHAIN)
+    """The packages and our patch to them: the unpacked toolchain is redone when one changes."""
+    return ",".join(
+        [*(deb.sha256 for deb in TOOLCHAIN), sha256_file(PATCH_DIR / "emscripten.patch")]
+    )
 
 
 # ---- sources ----------------------------------------------------------------------------------
@@ -265,16 +350,22 @@ def prepare_source(source: Path, wllama: Path, sdist: Path) -> None:
     source.mkdir(parents=True)
     extract_members(wllama, "package/", ("",), source)
     extract_members(sdist, SDIST_LLAMA_CPP_PREFIX, ("",), source / "llama.cpp")
-    for patch, folder in (("wllama.patch", source), ("llama.cpp.patch", source / "llama.cpp")):
-        run(["patch", "-p1", "--forward", "-i", str(PATCH_DIR / patch)], folder)
+    apply_patch("wllama.patch", source)
+    apply_patch("llama.cpp.patch", source / "llama.cpp")
+
+
+def apply_patch(name: str, folder: Path) -> None:
+    """One of scripts/wasm_patches/ (each says at its top what it changes and why)."""
+    run(["patch", "-p1", "--forward", "-i", str(PATCH_DIR / name)], folder)
 
 
 # ---- build ------------------------------------------------------------------------------------
 
 
-def build() -> None:
+def build(variants: list[Variant]) -> None:
     started = time.monotonic()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
+    BUILD_LOG.write_text("")
     env = setup_toolchain(WORK_DIR)
     sdist = pip_download(
         f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
@@ -283,58 +374,75 @@ def build() -> None:
         ["--no-binary", "llama-cpp-python"],
     )
     source = WORK_DIR / "source"
-    build_dir = WORK_DIR / "build"
-    BUILD_LOG.write_text("")
     with tempfile.TemporaryDirectory() as tmp:
         wllama = wllama_tarball(Path(tmp))
         wllama_sha256 = sha256_file(wllama)
         prepare_source(source, wllama, sdist)
+    inputs = [
+        Input(f"npm @wllama/wllama {WLLAMA_VERSION}", wllama_sha256),
+        Input(f"pypi {SDIST_NAME}", SDIST_SHA256),
+        *(Input(f"debian {deb.name} {deb.version}", deb.sha256) for deb in TOOLCHAIN),
+    ]
+    for variant in variants:
+        build_variant(variant, source, env, inputs)
+    print(
+        f"built       {', '.join(v.name for v in variants)} in {time.monotonic() - started:.0f} s"
+    )
+
+
+def build_variant(variant: Variant, source: Path, env: dict[str, str], inputs: list[Input]) -> None:
+    """Configure and build one variant in its own folder; copy its files and write its lock."""
+    build_dir = WORK_DIR / f"build-{variant.name}"
     shutil.rmtree(build_dir, ignore_errors=True)
     build_dir.mkdir()
-    flags = [flag.replace("@SOURCE@", str(source)) for flag in CMAKE_FLAGS]
+    cmake_flags = [*COMMON_CMAKE_FLAGS, *variant.cmake_flags]
+    flags = [flag.replace("@SOURCE@", str(source)) for flag in cmake_flags]
     run(["emcmake", "cmake", str(source), *flags], build_dir, env)
     run(["emmake", "make", "wllama", "-j", str(os.cpu_count() or 1)], build_dir, env)
+    output_dir = REPO_ROOT / "wasm"
     copies = {
-        **{build_dir / built: name for built, name in OUTPUTS.items()},
+        **{build_dir / built: name for built, name in variant.outputs.items()},
         source / "llama.cpp/LICENSE": "LICENCE.llama.cpp",
         WORK_DIR / "root/usr/share/doc/emscripten/copyright": "LICENCE.emscripten",
     }
     outputs = []
     for origin, name in copies.items():
-        shutil.copyfile(origin, OUTPUT_DIR / name)
-        path = OUTPUT_DIR / name
+        path = output_dir / name
+        shutil.copyfile(origin, path)
         outputs.append(Output(f"wasm/{name}", sha256_file(path), path.stat().st_size))
-    inputs = [
-        Input(f"npm @wllama/wllama {WLLAMA_VERSION}", wllama_sha256),
-        Input(f"pypi {SDIST_NAME}", SDIST_SHA256),
-        *(Input(f"debian {Path(deb.path).name}", deb.sha256) for deb in TOOLCHAIN),
-    ]
     clang = subprocess.run([LLVM_TOOLS[0], "--version"], capture_output=True, text=True)
     lock = {
         "generated_by": "scripts/build_wasm.py",
+        "variant": variant.name,
         "licence": "MIT: wllama (wasm/LICENCE.wllama), llama.cpp, emscripten's runtime (MIT/NCSA)",
         "inputs": [asdict(i) for i in inputs],
         "system_compiler": clang.stdout.splitlines()[0],
         "patches": {p.name: sha256_file(p) for p in sorted(PATCH_DIR.glob("*.patch"))},
-        "cmake_flags": list(CMAKE_FLAGS),
+        "cmake_flags": cmake_flags,
         "outputs": [asdict(o) for o in outputs],
     }
-    LOCK_PATH.write_text(json.dumps(lock, indent=2) + "\n")
-    print(f"built       {', '.join(OUTPUTS.values())} in {time.monotonic() - started:.0f} s")
+    variant.lock_path.write_text(json.dumps(lock, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="verify wasm/ against the lock")
+    parser.add_argument("--check", action="store_true", help="verify wasm/ against the locks")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        choices=sorted(VARIANTS),
+        help="build (or check) only this variant; repeatable (default: all)",
+    )
     args = parser.parse_args(argv)
+    variants = [VARIANTS[name] for name in args.variant or VARIANTS]
     if args.check:
-        problems = check()
+        problems = [problem for variant in variants for problem in check(variant)]
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         print("wasm build: ok" if not problems else f"wasm build: {len(problems)} problem(s)")
         return 1 if problems else 0
     try:
-        build()
+        build(variants)
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

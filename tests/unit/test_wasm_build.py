@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -14,17 +16,30 @@ sys.path.insert(0, str(REPO / "scripts"))
 import build_wasm  # noqa: E402
 
 
-def test_committed_build_matches_its_lock() -> None:
-    assert build_wasm.check() == []
-    lock = json.loads(build_wasm.LOCK_PATH.read_text())
+@pytest.mark.parametrize("name", sorted(build_wasm.VARIANTS))
+def test_committed_builds_match_their_locks(name: str) -> None:
+    variant = build_wasm.VARIANTS[name]
+    assert build_wasm.check(variant) == []
+    lock = json.loads(variant.lock_path.read_text())
     paths = {output["path"] for output in lock["outputs"]}
-    assert {"wasm/wllama-simd.wasm", "wasm/wllama-simd.js", "wasm/LICENCE.llama.cpp"} <= paths
-    assert "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32" in lock["cmake_flags"]
-    assert set(lock["patches"]) == {"llama.cpp.patch", "wllama.patch"}
+    assert {f"wasm/wllama-{name}.wasm", f"wasm/wllama-{name}.js", "wasm/LICENCE.llama.cpp"} <= paths
+    assert set(variant.cmake_flags) <= set(lock["cmake_flags"])
+    assert set(lock["patches"]) == {"emscripten.patch", "llama.cpp.patch", "wllama.patch"}
+
+
+def test_every_variant_has_the_wasm_kernels_and_its_own_memory() -> None:
+    simd, simd64 = build_wasm.VARIANTS["simd"], build_wasm.VARIANTS["simd64"]
+    assert "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32" in simd.cmake_flags
+    assert "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm64" in simd64.cmake_flags
+    assert ("-DLLAMA_WASM_MEM64=OFF" in simd.cmake_flags) and (
+        "-DLLAMA_WASM_MEM64=ON" in simd64.cmake_flags
+    )
+    assert simd64.outputs == {"wllama.wasm": "wllama-simd64.wasm", "wllama.js": "wllama-simd64.js"}
 
 
 def test_check_reports_a_changed_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    lock = json.loads(build_wasm.LOCK_PATH.read_text())
+    variant = build_wasm.VARIANTS["simd"]
+    lock = json.loads(variant.lock_path.read_text())
     for output in lock["outputs"]:
         copy = tmp_path / output["path"]
         copy.parent.mkdir(parents=True, exist_ok=True)
@@ -33,28 +48,91 @@ def test_check_reports_a_changed_output(tmp_path: Path, monkeypatch: pytest.Monk
     glue.write_bytes(glue.read_bytes() + b"\n")
     (tmp_path / "wasm/LICENCE.llama.cpp").unlink()
     monkeypatch.setattr(build_wasm, "REPO_ROOT", tmp_path)
-    monkeypatch.setattr(build_wasm, "LOCK_PATH", tmp_path / "wasm" / build_wasm.LOCK_PATH.name)
-    build_wasm.LOCK_PATH.write_text(json.dumps(lock))
-    assert build_wasm.check() == [
+    variant.lock_path.write_text(json.dumps(lock))
+    assert build_wasm.check(variant) == [
         "wasm/wllama-simd.js differs from the lock (rebuild or restore it)",
         "wasm/LICENCE.llama.cpp is missing",
     ]
+    variant.lock_path.unlink()
+    assert build_wasm.check(variant) == ["wasm/wllama-simd.lock.json is missing"]
 
 
-def test_the_toolchain_comes_from_the_mirror_apt_uses(tmp_path: Path) -> None:
+def test_the_toolchain_comes_from_the_mirror_apt_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "sources.list.d"
     folder.mkdir()
     (folder / "other.list.disabled").write_text("deb https://example.org/apt stable main\n")
     (folder / "debian.sources").write_text(
-        "Types: deb\nURIs: http://mirror.test/debian-security\nSuites: bookworm-security\n\n"
+        "Types: deb\n# http://commented.test/debian\nURIs: http://mirror.test/debian-security\n"
+        "Suites: bookworm-security\n\n"
         "Types: deb\nURIs: http://mirror.test/debian\nSuites: bookworm\nComponents: main\n"
     )
-    mirror = build_wasm.debian_mirror((tmp_path / "sources.list", folder))
-    assert mirror == "http://mirror.test/debian"
-    deb = build_wasm.TOOLCHAIN[0]
-    assert deb.url(mirror) == f"http://mirror.test/debian/pool/main/{deb.path}"
+    sources = (tmp_path / "sources.list", folder)
+    assert build_wasm.debian_mirror(sources) == "http://mirror.test/debian"
     one_line = tmp_path / "sources.list"
     one_line.write_text("deb [arch=amd64] http://old.test/debian bookworm main\n")
     assert build_wasm.debian_mirror((one_line,)) == "http://old.test/debian"
     with pytest.raises(build_wasm.SetupError, match="No Debian archive"):
         build_wasm.debian_mirror((tmp_path / "missing",))
+
+    monkeypatch.setattr(build_wasm, "APT_SOURCES", (folder,))
+    work = tmp_path / "apt"
+    work.mkdir()
+    options = build_wasm.apt_options(work)
+    settings = dict(option.split("=", 1) for option in options[1::2])
+    assert set(options[::2]) == {"-o"}
+    assert (work / "sources.list").read_text() == (
+        f"deb [signed-by={build_wasm.ARCHIVE_KEYRING}] http://mirror.test/debian trixie main\n"
+    )
+    # only the private state: the system's sources, lists and cache are never read or changed
+    assert settings["Dir::Etc::SourceList"] == str(work / "sources.list")
+    for key in ("Dir::Etc::SourceParts", "Dir::State::Lists", "Dir::Cache"):
+        assert Path(settings[key]).is_relative_to(work)
+
+
+def fake_apt(monkeypatch: pytest.MonkeyPatch, contents: dict[str, bytes]) -> list[list[str]]:
+    """apt-get replaced by a writer of ``contents[name]`` as the downloaded .deb; the calls."""
+    calls: list[list[str]] = []
+
+    def run(cmd: list[str], cwd: Path, env: object = None) -> None:
+        calls.append(cmd)
+        if cmd[-2] == "download":
+            name, version = cmd[-1].split("=")
+            (cwd / f"{name}_{version}_all.deb").write_bytes(contents[name])
+
+    monkeypatch.setattr(build_wasm, "run", run)
+    monkeypatch.setattr(build_wasm, "debian_mirror", lambda _sources: "http://mirror.test/debian")
+    return calls
+
+
+def test_toolchain_packages_are_fetched_by_name_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = build_wasm.Deb("tool", "1.0-1", hashlib.sha256(b"tool").hexdigest())
+    calls = fake_apt(monkeypatch, {"tool": b"tool"})
+    found = build_wasm.apt_download((good,), tmp_path / "debs")
+    assert found[good].read_bytes() == b"tool"
+    assert [cmd[-1] for cmd in calls] == ["update", "tool=1.0-1"]
+    calls.clear()
+    assert build_wasm.apt_download((good,), tmp_path / "debs") == found  # kept: no apt at all
+    assert calls == []
+
+    other = build_wasm.Deb("other", "2", hashlib.sha256(b"expected").hexdigest())
+    fake_apt(monkeypatch, {"other": b"tampered"})
+    with pytest.raises(build_wasm.SetupError, match="other=2: sha256"):
+        build_wasm.apt_download((other,), tmp_path / "debs")
+    assert not (tmp_path / "debs" / "other_2.deb").exists()
+
+
+def test_no_registry_host_is_written_in_scripts() -> None:
+    # any URL but local ones, test domains and XML namespaces (names, never fetched)
+    hosts = re.compile(
+        r"https?://(?!127\.0\.0\.1|localhost|[a-z.-]*\.test\b|example\.org|www\.w3\.org/2000/svg)[^\s\"')]+"
+    )
+    found = {
+        f"{path.name}: {match}"
+        for path in sorted((REPO / "scripts").rglob("*.py"))
+        for match in hosts.findall(path.read_text())
+    }
+    assert found == set()
