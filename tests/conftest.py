@@ -14,8 +14,8 @@ import pytest
 import serve
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, booted_app
 from tests.support.models import (
-    LARGE_MODEL,
     LARGE_MODEL_VOCAB,
+    LARGE_MODELS,
     MODELS_DIR,
     OVERSIZED_MODEL,
     write_large_model,
@@ -45,11 +45,14 @@ def served_models_dir(models_dir: Path, tmp_path_factory: pytest.TempPathFactory
     return served
 
 
-@pytest.fixture(scope="session")
-def large_model(served_models_dir: Path, models_dir: Path) -> str:
-    """Name of a served model over 2 GiB (weights all zero; see ``write_large_model``)."""
-    write_large_model(served_models_dir / LARGE_MODEL, models_dir / "vocab" / LARGE_MODEL_VOCAB)
-    return LARGE_MODEL
+@pytest.fixture(scope="session", params=sorted(LARGE_MODELS))
+def large_model(request: pytest.FixtureRequest, served_models_dir: Path, models_dir: Path) -> str:
+    """Name of a served model over 2 GiB, then one over 3 GiB (weights all zero; see
+    ``write_large_model``)."""
+    name = request.param
+    vocab = models_dir / "vocab" / LARGE_MODEL_VOCAB
+    write_large_model(served_models_dir / name, vocab, LARGE_MODELS[name])
+    return name
 
 
 @pytest.fixture(scope="session")

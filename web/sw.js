@@ -12,7 +12,7 @@
 //    bytes are never cached twice (the app keeps them in IndexedDB).
 
 // The build replaces the next line with the precache manifest:
-// {version, isolate, files: [{path, sha256, size, type}], compat: [path]}.
+// {version, isolate, files: [{path, sha256, size, type}], compat: [path], memory64: [path]}.
 const PRECACHE = null; // @precache-manifest
 if (!PRECACHE) throw new Error("sw.js runs only in a build made by `python -m localwebai build`");
 
@@ -31,6 +31,7 @@ const PARALLEL_FETCHES = 4;
 const FILES = new Map(PRECACHE.files.map((file) => [new URL(file.path, SCOPE).pathname, file]));
 FILES.set(SCOPE.pathname, FILES.get(new URL("index.html", SCOPE).pathname));
 const COMPAT = new Set(PRECACHE.compat);
+const MEMORY64 = new Set(PRECACHE.memory64);
 
 function hasMemory64() {
   try {
@@ -41,9 +42,11 @@ function hasMemory64() {
   }
 }
 
-// The compat engine build (16 MB) is precached only where the browser may need it; elsewhere it
-// is cached when first used (?engine=compat).
-const NEEDS_COMPAT = !(WebAssembly.Suspending && hasMemory64());
+// Each engine build is precached only where this browser can run it: wllama's compat (16 MB)
+// where JSPI or memory64 is missing, our memory64 build where both are there. Elsewhere a
+// build is cached when first used (?engine=).
+const RUNS_MEMORY64 = Boolean(WebAssembly.Suspending) && hasMemory64();
+const precached = (file) => (RUNS_MEMORY64 ? !COMPAT.has(file.path) : !MEMORY64.has(file.path));
 
 function hex(buffer) {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -86,7 +89,7 @@ async function precache() {
   const cache = await caches.open(CACHE_NAME);
   const names = (await caches.keys()).filter((n) => n.startsWith(CACHE_PREFIX) && n !== CACHE_NAME);
   const oldCaches = await Promise.all(names.map((name) => caches.open(name)));
-  const queue = PRECACHE.files.filter((file) => NEEDS_COMPAT || !COMPAT.has(file.path));
+  const queue = PRECACHE.files.filter(precached);
   const worker = async () => {
     for (let file = queue.shift(); file; file = queue.shift()) {
       if (await cache.match(urlOf(file))) continue; // an earlier, interrupted install got it
@@ -139,7 +142,7 @@ async function serveShell(file) {
   const cache = await caches.open(CACHE_NAME);
   let response = await cache.match(urlOf(file));
   if (!response) {
-    response = await fetchVerified(file); // a compat file used here for the first time
+    response = await fetchVerified(file); // a build not precached here, used for the first time
     await cache.put(urlOf(file), response.clone());
   }
   return withIsolation(response);

@@ -9,13 +9,14 @@ from typing import Any
 
 NATIVE_BUILD = "native"
 """The engine build name of the native runtime (llama.cpp through llama-cpp-python)."""
-WASM_BUILDS = ("simd", "default", "compat")
+WASM_BUILDS = ("simd", "simd64", "default", "compat")
 """The llama.cpp wasm builds the page can run (``web/js/engine-build.js`` applies them):
-"simd", ours (``scripts/build_wasm.py``: SIMD128 kernels; 32-bit memory, JSPI and wasm
-exceptions; CPU only); "default", wllama's (JSPI and memory64; WebGPU); "compat", wllama's
-Asyncify build for browsers without JSPI or memory64 (Safari)."""
+"simd" and "simd64", ours (``scripts/build_wasm.py``: SIMD128 kernels, JSPI and wasm
+exceptions, CPU only; 32-bit memory, and memory64 for big models); "default", wllama's (JSPI
+and memory64; WebGPU); "compat", wllama's Asyncify build for browsers without JSPI or memory64
+(Safari)."""
 OWN_BUILD_MAX_MODEL_BYTES = 2**31
-"""Ours is 32-bit: it traps reading a GGUF of 2 GiB or more, which wllama's memory64 loads."""
+"""Our 32-bit build traps reading a GGUF of 2 GiB or more: those load with memory64."""
 
 
 @dataclass(frozen=True)
@@ -153,16 +154,18 @@ class Environment:
 
     def build_for(self, model_bytes: int, gpu: bool) -> str:
         """The wasm build a model of ``model_bytes`` loads with: ours on the CPU wherever the
-        browser runs it (JSPI, SIMD128, wasm exceptions) and the model is under 2 GiB; else
-        wllama's, whose own rule is compat where JSPI or memory64 is missing, except on Firefox
-        (the default build runs there with a JSPI stub). ``?engine=`` wins."""
+        browser runs it (JSPI, SIMD128, wasm exceptions), 32-bit under 2 GiB and memory64 from
+        there; else wllama's, whose own rule is compat where JSPI or memory64 is missing, except
+        on Firefox (the default build runs there with a JSPI stub). ``?engine=`` wins."""
         if self.native:
             return NATIVE_BUILD
         if self.forced_build:
             return self.forced_build
-        runs_ours = self.jspi and self.simd and self.wasm_exceptions
-        if runs_ours and not gpu and model_bytes < OWN_BUILD_MAX_MODEL_BYTES:
-            return "simd"
+        if self.jspi and self.simd and self.wasm_exceptions and not gpu:
+            if model_bytes < OWN_BUILD_MAX_MODEL_BYTES:
+                return "simd"
+            if self.memory64:
+                return "simd64"
         needs_compat = not (self.jspi and self.memory64)
         return "compat" if needs_compat and not self.firefox else "default"
 

@@ -173,16 +173,16 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
 
 ENGINE_FILES = {
     "simd": {"wasm/wllama-simd.wasm", "wasm/wllama-simd.js"},
+    "simd64": {"wasm/wllama-simd64.wasm", "wasm/wllama-simd64.js"},
     "default": {"wasm/wllama.wasm"},
     "compat": {"wasm/wllama-compat.wasm", "vendor/wllama-compat/wllama.js"},
 }
 
 
-@pytest.mark.parametrize("build", ["default", "compat"])
-def test_each_wllama_build_generates_from_local_files(
-    site_page: Page, site: StaticServer, build: str
-):
-    """Ours is the CPU default (above); wllama's two builds, forced, give the same tokens."""
+@pytest.mark.parametrize("build", ["simd64", "default", "compat"])
+def test_each_build_generates_from_local_files(site_page: Page, site: StaticServer, build: str):
+    """Ours is the CPU default (above); our memory64 build and wllama's two, forced, give the
+    same tokens."""
     page = site_page
     first_visit(page, site.url(APP) + f"?engine={build}")
     assert f"{build} wasm build" in page.inner_text("#environment")

@@ -13,9 +13,12 @@ REPO = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO / "models"
 OVERSIZED_MODEL = "oversized-llama.gguf"
 OVERSIZED_WEIGHTS_SHAPE = (4096, 393_216)  # F32: 6 GiB of weights, more than wasm's 4 GiB
-LARGE_MODEL = "large-zero-llama.gguf"
 LARGE_MODEL_VOCAB = "ggml-vocab-llama-spm.gguf"
-LARGE_MODEL_SHAPE = (8192, 256, 3, 64)  # n_embd, n_ff, n_layer, n_head: 2.17 GB in F16
+LARGE_MODEL_SHAPE = (8192, 256, 64)  # n_embd, n_ff, n_head; F16
+LARGE_MODELS = {  # file name → layers: 2.17 GB (over 2 GiB) and 3.27 GB (over 3 GiB)
+    "large-zero-llama.gguf": 3,
+    "larger-zero-llama.gguf": 5,
+}
 
 
 def write_oversized_model(path: Path) -> None:
@@ -47,13 +50,14 @@ def write_with_sparse_data(writer: gguf.GGUFWriter, path: Path, data_size: int) 
     return data_start + data_size
 
 
-def write_large_model(path: Path, vocab: Path) -> int:
-    """A loadable llama GGUF larger than 2 GiB (F16, 3 layers of width 8192) whose weights are
-    all zero: the data is a sparse hole, so it takes no time or disk to make. Returns its size."""
+def write_large_model(path: Path, vocab: Path, n_layer: int) -> int:
+    """A loadable llama GGUF of ``n_layer`` F16 layers of width 8192 (549 MB each, plus 524 MB
+    of embeddings) whose weights are all zero: the data is a sparse hole, so it takes no time or
+    disk to make. Returns its size."""
     reader = gguf.GGUFReader(vocab)
     writer = gguf.GGUFWriter(path, "llama")
     writer.add_name("Large zero llama")
-    n_embd, n_ff, n_layer, n_head = LARGE_MODEL_SHAPE
+    n_embd, n_ff, n_head = LARGE_MODEL_SHAPE
     for key, value in [
         ("context_length", 512),
         ("embedding_length", n_embd),

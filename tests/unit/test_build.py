@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from localwebai.tooling.build import (
     COMPAT_FILES,
+    MEMORY64_FILES,
     BuildError,
     build,
     check_relative_urls,
@@ -79,6 +80,7 @@ def test_layout_mirrors_serve_py(site: Path) -> None:
         "wasm/wllama-simd.wasm",
         "wasm/wllama-simd.js",
         *COMPAT_FILES,
+        *MEMORY64_FILES,
     ):
         assert (site / rel).is_file(), rel
     # glue.js finds the engine's wasm one folder up, as under serve.py
@@ -105,6 +107,7 @@ def test_manifest_lists_every_shell_file_with_its_hash(site: Path) -> None:
     assert listed["wasm/wllama-simd.js"]["type"].startswith("text/javascript")
     assert listed["vendor/pyodide/pyodide.mjs"]["type"].startswith("text/javascript")
     assert manifest["compat"] == list(COMPAT_FILES)
+    assert manifest["memory64"] == list(MEMORY64_FILES)
     settings = build_settings(site)
     assert settings == {"version": manifest["version"], "isolate": True}
     assert manifest["isolate"] is True

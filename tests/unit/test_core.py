@@ -58,7 +58,9 @@ FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/1
     [
         (CHROMIUM, GIB, False, "simd"),  # ours on the CPU
         (CHROMIUM, 2 * GIB - 1, False, "simd"),
-        (CHROMIUM, 2 * GIB, False, "default"),  # ours is 32-bit: wllama's memory64 build
+        (CHROMIUM, 2 * GIB, False, "simd64"),  # 2 GiB and more: our memory64 build
+        (CHROMIUM, 3 * GIB, False, "simd64"),
+        (CHROMIUM, 3 * GIB, True, "default"),
         (CHROMIUM, GIB, True, "default"),  # WebGPU lives in wllama's build
         ({**CHROMIUM, "simd": False}, GIB, False, "default"),
         ({**CHROMIUM, "wasmExceptions": False}, GIB, False, "default"),
@@ -68,6 +70,13 @@ FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/1
         (SAFARI, 3 * GIB, True, "compat"),
         ({**SAFARI, "userAgent": FIREFOX_UA}, GIB, False, "default"),  # wllama's Firefox rule
         ({**CHROMIUM, "forcedBuild": "compat"}, GIB, False, "compat"),  # ?engine= wins
+        ({**CHROMIUM, "forcedBuild": "simd64"}, GIB, False, "simd64"),
+        (
+            {**SAFARI, "jspi": True, "userAgent": FIREFOX_UA, "memory64": True},
+            3 * GIB,
+            False,
+            "simd64",
+        ),  # Firefox 153: JSPI and memory64
         ({**CHROMIUM, "forcedBuild": "nonsense"}, GIB, False, "simd"),  # unknown: ignored
     ],
 )

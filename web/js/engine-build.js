@@ -1,15 +1,23 @@
 // The llama.cpp WebAssembly builds wllama runs, always from our own files (never a CDN); which
 // one a model loads with is decided in Python (py/localwebai/environment.py: WASM_BUILDS,
 // Environment.build_for) from what probeWasm() reports. Here: the probes, and pointing wllama
-// at the chosen build's files. ?engine=simd|default|compat is reported as `forcedBuild`.
+// at the chosen build's files. ?engine=simd|simd64|default|compat is reported as `forcedBuild`.
+// `memory64` tells wllama's worker how the build addresses memory (its "compat" flag is 32-bit).
 const BUILDS = {
   simd: {
     worker: new URL("../wasm/wllama-simd.js", import.meta.url).href,
     wasm: new URL("../wasm/wllama-simd.wasm", import.meta.url).href,
+    memory64: false,
+  },
+  simd64: {
+    worker: new URL("../wasm/wllama-simd64.js", import.meta.url).href,
+    wasm: new URL("../wasm/wllama-simd64.wasm", import.meta.url).href,
+    memory64: true,
   },
   compat: {
     worker: new URL("../vendor/wllama-compat/wllama.js", import.meta.url).href,
     wasm: new URL("../wasm/wllama-compat.wasm", import.meta.url).href,
+    memory64: false,
   },
 };
 const FORCE_PARAM = "engine";
@@ -44,19 +52,19 @@ export function probeWasm() {
   };
 }
 
-/** Point `wllama` at our files for `build` ("simd", "default" or "compat"). */
+/** Point `wllama` at our files for `build` ("simd", "simd64", "default" or "compat"). */
 export function applyEngineBuild(wllama, build) {
   wllama.setCompat(BUILDS.compat, build === "compat" ? "firefox_safari" : "safari");
-  const own = build === "simd" || (build === "compat" && !NEEDS_COMPAT);
+  const own = build === "simd" || build === "simd64" || (build === "compat" && !NEEDS_COMPAT);
   if (own) {
     // wllama picks compat only where the browser lacks a feature: override its choice
-    // (getWorkerResources, wllama 3.8.1) to run our files; both are 32-bit ("compat") builds.
+    // (getWorkerResources, wllama 3.8.1) to run our files.
     const resources = wllama.getWorkerResources.bind(wllama);
     wllama.getWorkerResources = () => ({
       ...resources(),
       wasmPath: BUILDS[build].wasm,
       jsPath: BUILDS[build].worker,
-      compat: true,
+      compat: !BUILDS[build].memory64,
     });
   }
   return wllama;

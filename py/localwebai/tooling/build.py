@@ -35,6 +35,9 @@ SW_MARKER = "const PRECACHE = null; // @precache-manifest"
 REGISTER_MARKER = "const BUILD = null; // @build-settings"
 HEADERS_PATH = "_headers"
 COMPAT_FILES = ("vendor/wllama-compat/wllama.js", "wasm/wllama-compat.wasm")
+"""Precached only where the browser lacks JSPI or memory64 (it may need wllama's compat)."""
+MEMORY64_FILES = ("wasm/wllama-simd64.js", "wasm/wllama-simd64.wasm")
+"""Precached only where the browser has JSPI and memory64 (it can run our memory64 build)."""
 SKIPPED_NAMES = {"__pycache__", ".DS_Store"}
 VERSION_LENGTH = 16
 # a root-absolute URL ("/x") in the page would break under a sub-path
@@ -230,6 +233,7 @@ def build(
         "isolate": isolate,
         "files": [asdict(f) for f in files],
         "compat": [rel for rel in COMPAT_FILES if rel in contents],
+        "memory64": [rel for rel in MEMORY64_FILES if rel in contents],
     }
     sw = _replace_once(sw_source, SW_MARKER, f"const PRECACHE = {json.dumps(manifest)};")
 
