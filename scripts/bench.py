@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the app against bare wllama and native llama.cpp: same GGUF, same thread counts.
 
-    python scripts/bench.py [--quick] [--reps N] [--model PATH] [--out results.json]
+    python scripts/bench.py [--quick] [--reps N] [--model PATH] [--builds simd,simd64] [--out F]
 
 One command, one sitting. Each repetition runs, for 1 thread and for all cores, the four
 engines one after another (their order rotates from one repetition to the next):
@@ -23,6 +23,9 @@ OPFS cache on a second visit, the app's download against a plain ``fetch()`` of 
 and the peak memory of the browser's processes (psutil, summed over Chromium's process tree)
 while loading and while generating. Medians over the repetitions go into one table with the
 ratios, and with ``--out`` into a JSON file.
+
+``--builds simd,simd64`` adds, in the same rotation, the bare page forced (``?engine=``) on each
+of those wasm builds, and a table of their speeds against the first one named.
 
 ``--quick`` runs once on the tiny test model (under a minute; exercised by a test). The full run
 uses ``models/bench-qwen2-0.5b-shape.Q4_K_M.gguf`` (``scripts/make_bench_model.py``).
@@ -297,6 +300,15 @@ class Bench:
     def upstream(self, threads: int, rep: int, _extras: bool) -> None:
         self._bare(UPSTREAM, "?engine=default", threads, rep, False)
 
+    def forced(self, build: str) -> Callable[[int, int, bool], None]:
+        """A run of the bare page on the wasm ``build`` (``?engine=``), as its own engine."""
+
+        def run(threads: int, rep: int, _extras: bool) -> None:
+            self._bare(forced_engine(build), f"?engine={build}", threads, rep, False)
+
+        run.__name__ = forced_engine(build)
+        return run
+
     def _bare(self, engine: str, query: str, threads: int, rep: int, extras: bool) -> None:
         with self.session() as page:
             sampler = MemorySampler(chromium_processes)
@@ -493,6 +505,30 @@ def speed_table(summaries: list[Summary], thread_counts: list[int]) -> str:
     return format_table(header, rows)
 
 
+def forced_engine(build: str) -> str:
+    return f"{BARE} on {build}"
+
+
+def builds_table(summaries: list[Summary], thread_counts: list[int], builds: list[str]) -> str:
+    """Tokens/s of the bare page on each forced build, and each against the first."""
+    engines = [forced_engine(b) for b in builds]
+    header = ["speed", "threads", *builds, *(f"{b}/{builds[0]}" for b in builds[1:])]
+    rows = []
+    for threads in thread_counts:
+        for kind in ("pp", "tg"):
+            values = [lookup(summaries, e, f"{kind}_tps", threads) for e in engines]
+            ratios = [ratio(v, values[0]) for v in values[1:]]
+            rows.append(
+                [
+                    f"{kind} tokens/s",
+                    str(threads),
+                    *(format_number(v) for v in values),
+                    *(format_ratio(r) for r in ratios),
+                ]
+            )
+    return format_table(header, rows)
+
+
 def other_table(summaries: list[Summary], all_cores: int, model_mb: float) -> str:
     def get(engine: str, metric: str, threads: int | None = None) -> float | None:
         return lookup(summaries, engine, metric, threads)
@@ -549,6 +585,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny model, one repetition")
     parser.add_argument("--reps", type=int, help="repetitions (default 3; 1 with --quick)")
     parser.add_argument("--model", type=Path, help="GGUF to benchmark (default: see --help)")
+    parser.add_argument(
+        "--builds",
+        type=lambda text: [b for b in text.split(",") if b],
+        default=[],
+        help="also run the bare page forced on these wasm builds (comma-separated)",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 3)
@@ -571,6 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         bench = Bench(playwright, server.url, args.model, node_modules)
         engines = [bench.native, bench.upstream, bench.bare, bench.app]
+        engines += [bench.forced(build) for build in args.builds]
         for rep in range(args.reps):
             turn = rep % len(engines)
             order = engines[turn:] + engines[:turn]
@@ -583,12 +626,10 @@ def main(argv: list[str] | None = None) -> int:
                     run(threads, rep, threads == cores)
     elapsed = time.monotonic() - started
     summaries = summarize(bench.samples)
-    table = "\n\n".join(
-        [
-            speed_table(summaries, thread_counts),
-            other_table(summaries, cores, bench.model_mb),
-        ]
-    )
+    tables = [speed_table(summaries, thread_counts), other_table(summaries, cores, bench.model_mb)]
+    if args.builds:
+        tables.append(builds_table(summaries, thread_counts, args.builds))
+    table = "\n\n".join(tables)
     notes = sorted(set(bench.notes))
     print()
     print(
