@@ -130,7 +130,7 @@ class Deb:
         return f"{self.name}={self.version}"
 
 
-def debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
+def debian_mirror(sources: tuple[Path, ...]) -> str:
     """The Debian archive this system's apt sources name (its first ``debian`` URI, not the
     security one): the packages come from the mirror apt already uses, named nowhere here."""
     files = [f for s in sources for f in ([s] if s.is_file() else sorted(s.glob("*")))]

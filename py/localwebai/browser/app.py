@@ -84,7 +84,6 @@ class App:
         self._model_task: asyncio.Future[None] | None = None
         self._model_abort: Any = None
         self._overall = OverallProgress()
-        self._refresh: asyncio.Future[None] | None = None
         self._pending: tuple[ModelSource, ModelInspection] | None = None
         """Inspected and waiting for "Download and load" (which reuses the parsed header)."""
 
@@ -291,7 +290,7 @@ class App:
             self._model_abort = None
             # the cache list (and with it the catalogue) is refreshed beside, not inside, this
             # task: a next load asked for as soon as the page says "ready" must find none running
-            self._refresh = asyncio.ensure_future(self.cache_panel.refresh())
+            dom.run_beside(self.cache_panel.refresh())
 
     async def _after_failure(self, message: str, keep_inspection: bool) -> None:
         if not self.runner.loaded:

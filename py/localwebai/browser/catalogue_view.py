@@ -83,9 +83,9 @@ class CatalogueView:
         for button in js.document.querySelectorAll(BUTTONS):
             button.disabled = not enabled
 
-    async def refresh(self, records: list[ModelRecord] | None = None) -> None:
-        """Show the catalogue against the cache's ``records`` (read here when not given); the
-        catalogue file is fetched once. A failure is shown, never raised."""
+    async def refresh(self, records: list[ModelRecord]) -> None:
+        """Show the catalogue against the cache's ``records`` (the cached-models panel reads
+        them); the catalogue file is fetched once. A failure is shown, never raised."""
         try:
             if self._entries is None:
                 data = await fetch_json(self.options.catalogue)
@@ -95,8 +95,6 @@ class CatalogueView:
                     )
                 self._entries = parse_catalogue(data)
             entries = self._entries
-            if records is None:
-                records = await self.cache.models()
         except Exception as error:  # shown in the page, never raised into the event loop
             self.on_error(error)
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import js
@@ -13,7 +13,7 @@ from .jsinterop import present
 
 Handler = Callable[[Any], Awaitable[None] | None]
 _listeners: list[Any] = []  # keep proxies alive for the page's lifetime
-_tasks: set[asyncio.Future[None]] = set()  # running handler tasks, so none is garbage-collected
+_tasks: set[asyncio.Future[None]] = set()  # running tasks (run_beside), so none is collected
 
 
 def by_id(element_id: str) -> Any:
@@ -62,6 +62,13 @@ def clear(element_id: str) -> None:
     by_id(element_id).replaceChildren()
 
 
+def run_beside(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine`` as a task of its own, kept referenced until it ends."""
+    task = asyncio.ensure_future(coroutine)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
 def on(target: Any, event: str, handler: Handler, prevent_default: bool = False) -> None:
     """Listen for ``event``; a coroutine handler runs as a task so the UI never waits on it."""
 
@@ -70,9 +77,7 @@ def on(target: Any, event: str, handler: Handler, prevent_default: bool = False)
             evt.preventDefault()
         result = handler(evt)
         if asyncio.iscoroutine(result):
-            task = asyncio.ensure_future(result)
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
+            run_beside(result)
 
     proxy = create_proxy(listener)
     _listeners.append(proxy)
