@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build our llama.cpp WebAssembly engine, or verify the one committed under wasm/.
 
-    python scripts/build_wasm.py                   # build every variant (13 min each, 2 cores)
+    python scripts/build_wasm.py                   # build every variant (7 min each, 2 cores)
     python scripts/build_wasm.py --variant simd64  # one: wasm/wllama-simd64.{wasm,js} + lock
     python scripts/build_wasm.py --check           # verify wasm/ against the locks, offline
 
@@ -9,9 +9,12 @@ Why our own build: wllama 3.8.1's CMakeLists compiles llama.cpp under emscripten
 ``EMSCRIPTEN_SYSTEM_PROCESSOR=wasm32``, so ggml takes its x86 path with no x86 features, and
 every quantized dot product runs scalar code. These builds are wllama 3.8.1's own C++ (so its
 worker and API stay as they are) on llama.cpp with ggml's wasm SIMD128 kernels, with threads,
-JSPI and wasm exceptions, CPU only (WebGPU keeps wllama's build: web/js/engine-build.js), in
-two variants (``VARIANTS``): ``simd`` with 32-bit memory, for models under 2 GiB, and
-``simd64`` with memory64 (wllama's own non-compat settings), for models of 2 GiB and more.
+CPU only (WebGPU keeps wllama's build: web/js/engine-build.js), in three variants
+(``VARIANTS``): ``simd``, 32-bit memory with JSPI and wasm exceptions, for models under 2 GiB;
+``simd64``, memory64 (wllama's own non-compat settings), for models of 2 GiB and more; and
+``simd-asyncify``, 32-bit with Asyncify and JS exceptions (wllama's own compat settings, through
+``wasm_patches/wllama-asyncify.patch`` on its own copy of the source), for browsers without
+JSPI (Safari).
 
 Every input is pinned by sha256 and comes from a registry:
 * ``@wllama/wllama`` 3.8.1 (npm; the tarball's integrity must equal vendor.lock.json's): its
@@ -60,6 +63,8 @@ from vendor import REPO_ROOT, WLLAMA_VERSION, Lock, npm_pack
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 WORK_DIR = CACHE_DIR / "wasm-build"
 PATCH_DIR = Path(__file__).resolve().parent / "wasm_patches"
+TOOLCHAIN_PATCH = "emscripten.patch"
+SOURCE_PATCHES = ("wllama.patch", "llama.cpp.patch")
 BUILD_LOG = WORK_DIR / "build.log"
 LLVM_VERSION = "19"
 LLVM_TOOLS = (f"clang-{LLVM_VERSION}", f"wasm-ld-{LLVM_VERSION}", f"llvm-ar-{LLVM_VERSION}")
@@ -83,6 +88,13 @@ class Variant:
     cmake_flags: tuple[str, ...]
     """Besides COMMON_CMAKE_FLAGS; EMSCRIPTEN_SYSTEM_PROCESSOR=wasm* is the point of every
     variant: ggml's wasm SIMD128 kernels instead of its featureless x86 path."""
+    source_patches: tuple[str, ...] = ()
+    """Besides SOURCE_PATCHES: applied to this variant's own copy of the source."""
+
+    @property
+    def patches(self) -> tuple[str, ...]:
+        """Every patch that went into this variant (the lock records their hashes)."""
+        return (TOOLCHAIN_PATCH, *SOURCE_PATCHES, *self.source_patches)
 
     @property
     def lock_path(self) -> Path:
@@ -112,6 +124,15 @@ VARIANTS = {
                 "-DLLAMA_WASM_MEM64=ON",
                 "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm64",
             ),
+        ),
+        Variant(  # 32-bit memory without JSPI (Safari): wllama's own compat settings
+            "simd-asyncify",
+            (
+                "-DWLLAMA_COMPAT=ON",
+                "-DLLAMA_WASM_MEM64=OFF",
+                "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32",
+            ),
+            source_patches=("wllama-asyncify.patch",),
         ),
     )
 }
@@ -211,10 +232,11 @@ def check(variant: Variant) -> list[str]:
             problems.append(f"{output['path']} is missing")
         elif path.stat().st_size != output["size"] or sha256_file(path) != output["sha256"]:
             problems.append(f"{output['path']} differs from the lock (rebuild or restore it)")
-    for patch in sorted(PATCH_DIR.glob("*.patch")):
-        if lock["patches"].get(patch.name) != sha256_file(patch):
+    for patch in variant.patches:
+        if lock["patches"].get(patch) != sha256_file(PATCH_DIR / patch):
             problems.append(
-                f"{patch.name} changed since the {variant.name} build: run scripts/build_wasm.py"
+                f"{patch} changed since the {variant.name} build: "
+                f"run scripts/build_wasm.py --variant {variant.name}"
             )
     return problems
 
@@ -293,7 +315,7 @@ def setup_toolchain(root: Path) -> dict[str, str]:
         shutil.rmtree(unpacked, ignore_errors=True)
         for archive in apt_download(TOOLCHAIN, debs).values():
             run(["dpkg-deb", "-x", str(archive), str(unpacked)], root)
-        apply_patch("emscripten.patch", unpacked / "usr/share/emscripten")
+        apply_patch(TOOLCHAIN_PATCH, unpacked / "usr/share/emscripten")
         stamp.write_text(_toolchain_id())
     emscripten = unpacked / "usr/share/emscripten"
     # emscripten's JS tools import acorn as ES modules, which only node_modules/ resolves
@@ -326,9 +348,7 @@ def setup_toolchain(root: Path) -> dict[str, str]:
 
 def _toolchain_id() -> str:
     """The packages and our patch to them: the unpacked toolchain is redone when one changes."""
-    return ",".join(
-        [*(deb.sha256 for deb in TOOLCHAIN), sha256_file(PATCH_DIR / "emscripten.patch")]
-    )
+    return ",".join([*(deb.sha256 for deb in TOOLCHAIN), sha256_file(PATCH_DIR / TOOLCHAIN_PATCH)])
 
 
 # ---- sources ----------------------------------------------------------------------------------
@@ -350,8 +370,9 @@ def prepare_source(source: Path, wllama: Path, sdist: Path) -> None:
     source.mkdir(parents=True)
     extract_members(wllama, "package/", ("",), source)
     extract_members(sdist, SDIST_LLAMA_CPP_PREFIX, ("",), source / "llama.cpp")
-    apply_patch("wllama.patch", source)
-    apply_patch("llama.cpp.patch", source / "llama.cpp")
+    wllama_patch, llama_cpp_patch = SOURCE_PATCHES
+    apply_patch(wllama_patch, source)
+    apply_patch(llama_cpp_patch, source / "llama.cpp")
 
 
 def apply_patch(name: str, folder: Path) -> None:
@@ -395,6 +416,13 @@ def build_variant(variant: Variant, source: Path, env: dict[str, str], inputs: l
     build_dir = WORK_DIR / f"build-{variant.name}"
     shutil.rmtree(build_dir, ignore_errors=True)
     build_dir.mkdir()
+    if variant.source_patches:
+        own_source = WORK_DIR / f"source-{variant.name}"
+        shutil.rmtree(own_source, ignore_errors=True)
+        shutil.copytree(source, own_source, symlinks=True)
+        for patch in variant.source_patches:
+            apply_patch(patch, own_source)
+        source = own_source
     cmake_flags = [*COMMON_CMAKE_FLAGS, *variant.cmake_flags]
     flags = [flag.replace("@SOURCE@", str(source)) for flag in cmake_flags]
     run(["emcmake", "cmake", str(source), *flags], build_dir, env)
@@ -417,7 +445,7 @@ def build_variant(variant: Variant, source: Path, env: dict[str, str], inputs: l
         "licence": "MIT: wllama (wasm/LICENCE.wllama), llama.cpp, emscripten's runtime (MIT/NCSA)",
         "inputs": [asdict(i) for i in inputs],
         "system_compiler": clang.stdout.splitlines()[0],
-        "patches": {p.name: sha256_file(p) for p in sorted(PATCH_DIR.glob("*.patch"))},
+        "patches": {name: sha256_file(PATCH_DIR / name) for name in variant.patches},
         "cmake_flags": cmake_flags,
         "outputs": [asdict(o) for o in outputs],
     }

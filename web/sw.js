@@ -12,7 +12,7 @@
 //    bytes are never cached twice (the app keeps them in IndexedDB).
 
 // The build replaces the next line with the precache manifest:
-// {version, isolate, files: [{path, sha256, size, type}], compat: [path], memory64: [path]}.
+// {version, isolate, files: [{path, sha256, size, type}], builds: {build: [path]}}.
 const PRECACHE = null; // @precache-manifest
 if (!PRECACHE) throw new Error("sw.js runs only in a build made by `python -m localwebai build`");
 
@@ -30,23 +30,26 @@ const PARALLEL_FETCHES = 4;
 
 const FILES = new Map(PRECACHE.files.map((file) => [new URL(file.path, SCOPE).pathname, file]));
 FILES.set(SCOPE.pathname, FILES.get(new URL("index.html", SCOPE).pathname));
-const COMPAT = new Set(PRECACHE.compat);
-const MEMORY64 = new Set(PRECACHE.memory64);
 
-function hasMemory64() {
-  try {
-    new WebAssembly.Memory({ address: "i64", initial: 1n });
-    return true;
-  } catch {
-    return false;
-  }
-}
+importScripts("js/wasm-features.js"); // self.wasmFeatures: the page's own probes
 
-// Each engine build is precached only where this browser can run it: wllama's compat (16 MB)
-// where JSPI or memory64 is missing, our memory64 build where both are there. Elsewhere a
-// build is cached when first used (?engine=).
-const RUNS_MEMORY64 = Boolean(WebAssembly.Suspending) && hasMemory64();
-const precached = (file) => (RUNS_MEMORY64 ? !COMPAT.has(file.path) : !MEMORY64.has(file.path));
+// Each engine build is precached only where this browser uses it (the rule of
+// py/localwebai/environment.py, Environment.build_for): ours with JSPI, our memory64 one with
+// JSPI and memory64, our Asyncify one with SIMD128 but no JSPI (Safari), wllama's scalar compat
+// (16 MB) with neither SIMD128 nor JSPI and memory64. Elsewhere a build is cached when first
+// used (a model of 2 GiB or more without memory64, ?engine=).
+const { simd, jspi, memory64 } = self.wasmFeatures;
+const USED_HERE = {
+  simd: jspi,
+  simd64: jspi && memory64,
+  "simd-asyncify": simd && !jspi,
+  compat: !simd && !(jspi && memory64),
+  default: true, // wllama's, for WebGPU
+};
+const BUILD_OF = new Map(
+  Object.entries(PRECACHE.builds).flatMap(([build, paths]) => paths.map((path) => [path, build])),
+);
+const precached = (file) => !BUILD_OF.has(file.path) || USED_HERE[BUILD_OF.get(file.path)];
 
 function hex(buffer) {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");

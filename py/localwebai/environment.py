@@ -9,14 +9,14 @@ from typing import Any
 
 NATIVE_BUILD = "native"
 """The engine build name of the native runtime (llama.cpp through llama-cpp-python)."""
-WASM_BUILDS = ("simd", "simd64", "default", "compat")
+WASM_BUILDS = ("simd", "simd64", "simd-asyncify", "default", "compat")
 """The llama.cpp wasm builds the page can run (``web/js/engine-build.js`` applies them):
-"simd" and "simd64", ours (``scripts/build_wasm.py``: SIMD128 kernels, JSPI and wasm
-exceptions, CPU only; 32-bit memory, and memory64 for big models); "default", wllama's (JSPI
-and memory64; WebGPU); "compat", wllama's Asyncify build for browsers without JSPI or memory64
-(Safari)."""
+"simd", "simd64" and "simd-asyncify", ours (``scripts/build_wasm.py``: SIMD128 kernels, CPU
+only): 32-bit memory with JSPI and wasm exceptions, memory64 for big models, and 32-bit with
+Asyncify and JS exceptions for browsers without JSPI (Safari); "default", wllama's (JSPI and
+memory64; WebGPU); "compat", wllama's scalar Asyncify build, for browsers without SIMD128."""
 OWN_BUILD_MAX_MODEL_BYTES = 2**31
-"""Our 32-bit build traps reading a GGUF of 2 GiB or more: those load with memory64."""
+"""Our 32-bit builds trap reading a GGUF of 2 GiB or more: those load with memory64."""
 
 
 @dataclass(frozen=True)
@@ -154,17 +154,19 @@ class Environment:
 
     def build_for(self, model_bytes: int, gpu: bool) -> str:
         """The wasm build a model of ``model_bytes`` loads with: ours on the CPU wherever the
-        browser runs it (JSPI, SIMD128, wasm exceptions), 32-bit under 2 GiB and memory64 from
-        there; else wllama's, whose own rule is compat where JSPI or memory64 is missing, except
-        on Firefox (the default build runs there with a JSPI stub). ``?engine=`` wins."""
+        browser has SIMD128: under 2 GiB the JSPI one (with wasm exceptions) or else the
+        Asyncify one, from 2 GiB memory64 (JSPI, wasm exceptions, memory64); else wllama's,
+        whose own rule is compat where JSPI or memory64 is missing, except on Firefox (the
+        default build runs there with a JSPI stub). ``?engine=`` wins."""
         if self.native:
             return NATIVE_BUILD
         if self.forced_build:
             return self.forced_build
-        if self.jspi and self.simd and self.wasm_exceptions and not gpu:
+        if self.simd and not gpu:
+            jspi = self.jspi and self.wasm_exceptions
             if model_bytes < OWN_BUILD_MAX_MODEL_BYTES:
-                return "simd"
-            if self.memory64:
+                return "simd" if jspi else "simd-asyncify"
+            if jspi and self.memory64:
                 return "simd64"
         needs_compat = not (self.jspi and self.memory64)
         return "compat" if needs_compat and not self.firefox else "default"

@@ -100,6 +100,9 @@ def test_tiny_model_by_url_matches_native_then_loads_from_the_cache(
     expected = app.reference()["generated_text"]
     app.load_by_url(booted, f"/models/{TINY}")
     app.wait_model_ready(booted)
+    # ours everywhere: with JSPI in Chromium and Firefox, with Asyncify in WebKit (Safari)
+    build = "simd-asyncify" if booted.engine == "webkit" else "simd"
+    assert app.field(booted, "build") == f"{build} wasm build"
     reply = app.greedy_reference_reply(booted)
     assert reply["error"] == ""
     assert reply["text"] == expected
@@ -196,7 +199,8 @@ def test_static_site_works_offline(driver: Driver, site: StaticServer):
         app.load_by_url(driver, f"models/{TINY}")
         app.wait_model_ready(driver)
         assert app.greedy_reference_reply(driver)["text"] == expected
-        # at most the browser's own update check of the worker script tried the network
-        assert site.paths_since(offline_from) <= {f"{SITE}sw.js"}
+        # at most the browser's own update check of the worker (its script, and the one it
+        # imports) tried the network
+        assert site.paths_since(offline_from) <= {f"{SITE}sw.js", f"{SITE}js/wasm-features.js"}
     finally:
         site.offline = False

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from localwebai.tooling.build import build
+from localwebai.tooling.build import ENGINE_BUILD_FILES, build
 from playwright.sync_api import Page, Request, expect
 
 from tests.support.app_actions import open_view, send, set_generation, wait_reply
@@ -31,6 +31,7 @@ TINY = "tiny-llama.gguf"
 APP = "/apps/localwebai/"  # the main build's sub-path
 UPDATE_APP = "/update/localwebai/"  # rebuilt by the update test
 HEADERS_APP = "/headers/localwebai/"  # built with --host-sends-headers; the server sends them
+PLAIN_APP = "/plain/localwebai/"  # built with --host-sends-headers, served without: not isolated
 BOOT_TIMEOUT_MS = 180_000  # first visit: precache ~40 MB, boot Python, reload, boot again
 LOAD_TIMEOUT_MS = 90_000
 REPLY_TIMEOUT_MS = 120_000
@@ -46,12 +47,19 @@ def linked_copy(source: Path, dest: Path) -> None:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[StaticServer]:
-    """Three builds under one static server: the main one, one to update, one for the opt-out."""
+    """Four builds under one static server: the main one, one to update, one for the opt-out
+    (on a host with the headers), and the opt-out on a host without them."""
     root = tmp_path_factory.mktemp("site")
     build_with_models(
         root / APP.strip("/"), tmp_path_factory.mktemp("site-models"), models_dir / TINY
     )
     run_build(root / HEADERS_APP.strip("/"), "--host-sends-headers")
+    build_with_models(
+        root / PLAIN_APP.strip("/"),
+        tmp_path_factory.mktemp("plain-models"),
+        models_dir / TINY,
+        options=("--host-sends-headers",),
+    )
     with serving(StaticServer(root, headers_prefix=HEADERS_APP)) as server:
         yield server
 
@@ -167,22 +175,18 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
     load_tiny(page)  # the same URL as before: from the browser's model cache
     assert greedy_reply(page) == expected_reply()
     assert failed == []
-    # the only network attempt left is the browser's own update check of the worker script
-    assert site.paths_since(offline_from) <= {f"{APP}sw.js"}
+    # the only network attempts left are the browser's own update check of the worker: its
+    # script, and the one it imports
+    assert site.paths_since(offline_from) <= {f"{APP}sw.js", f"{APP}js/wasm-features.js"}
 
 
-ENGINE_FILES = {
-    "simd": {"wasm/wllama-simd.wasm", "wasm/wllama-simd.js"},
-    "simd64": {"wasm/wllama-simd64.wasm", "wasm/wllama-simd64.js"},
-    "default": {"wasm/wllama.wasm"},
-    "compat": {"wasm/wllama-compat.wasm", "vendor/wllama-compat/wllama.js"},
-}
+ENGINE_FILES = {build: set(paths) for build, paths in ENGINE_BUILD_FILES.items()}
 
 
-@pytest.mark.parametrize("build", ["simd64", "default", "compat"])
+@pytest.mark.parametrize("build", ["simd64", "simd-asyncify", "default", "compat"])
 def test_each_build_generates_from_local_files(site_page: Page, site: StaticServer, build: str):
-    """Ours is the CPU default (above); our memory64 build and wllama's two, forced, give the
-    same tokens."""
+    """Ours is the CPU default (above); our memory64 and Asyncify builds and wllama's two,
+    forced, give the same tokens."""
     page = site_page
     first_visit(page, site.url(APP) + f"?engine={build}")
     assert f"{build} wasm build" in page.inner_text("#environment")
@@ -259,3 +263,18 @@ def test_opt_out_build_on_a_host_with_headers_never_reloads(site_page: Page, sit
     headers = page.evaluate("fetch('app.css').then((r) => Object.fromEntries(r.headers))")
     assert headers.get("x-localwebai-sha256")  # served from the worker's cache
     assert headers["cross-origin-embedder-policy"] == "require-corp"
+
+
+def test_a_page_that_is_not_isolated_runs_our_build_on_one_thread(
+    site_page: Page, site: StaticServer
+):
+    """Without isolation the browser hides the SharedArrayBuffer global (a shared wasm memory
+    still works): our threaded build must not need the global (emscripten.patch)."""
+    page = site_page
+    page.goto(site.url(PLAIN_APP))
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=BOOT_TIMEOUT_MS)
+    assert page.evaluate("[crossOriginIsolated, typeof SharedArrayBuffer]") == [False, "undefined"]
+    environment = page.inner_text("#environment")
+    assert environment.startswith("1 thread · not isolated") and "simd wasm build" in environment
+    load_tiny(page)
+    assert greedy_reply(page) == expected_reply()

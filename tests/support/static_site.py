@@ -80,12 +80,12 @@ class StaticServer(ThreadingHTTPServer):
         return {h.path for h in self.hits[start:]}
 
 
-def build_with_models(out: Path, models: Path, *files: Path) -> None:
+def build_with_models(out: Path, models: Path, *files: Path, options: tuple[str, ...] = ()) -> None:
     """The static build with ``files`` (hard-linked into the empty folder ``models``) as its
-    "On this server" models."""
+    "On this server" models, and the build's command-line ``options``."""
     for file in files:
         os.link(file, models / file.name)
-    run_build(out, "--models", str(models))
+    run_build(out, "--models", str(models), *options)
 
 
 def run_build(out: Path, *args: str) -> None:

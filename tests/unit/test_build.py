@@ -15,9 +15,9 @@ import zlib
 from pathlib import Path
 
 import pytest
+from localwebai.environment import WASM_BUILDS
 from localwebai.tooling.build import (
-    COMPAT_FILES,
-    MEMORY64_FILES,
+    ENGINE_BUILD_FILES,
     BuildError,
     build,
     check_relative_urls,
@@ -76,11 +76,7 @@ def test_layout_mirrors_serve_py(site: Path) -> None:
         "app.css",
         "main.py",
         "js/glue.js",
-        "wasm/wllama.wasm",
-        "wasm/wllama-simd.wasm",
-        "wasm/wllama-simd.js",
-        *COMPAT_FILES,
-        *MEMORY64_FILES,
+        *(path for paths in ENGINE_BUILD_FILES.values() for path in paths),
     ):
         assert (site / rel).is_file(), rel
     # glue.js finds the engine's wasm one folder up, as under serve.py
@@ -106,8 +102,8 @@ def test_manifest_lists_every_shell_file_with_its_hash(site: Path) -> None:
     assert listed["wasm/wllama.wasm"]["type"] == "application/wasm"
     assert listed["wasm/wllama-simd.js"]["type"].startswith("text/javascript")
     assert listed["vendor/pyodide/pyodide.mjs"]["type"].startswith("text/javascript")
-    assert manifest["compat"] == list(COMPAT_FILES)
-    assert manifest["memory64"] == list(MEMORY64_FILES)
+    assert manifest["builds"] == {name: list(paths) for name, paths in ENGINE_BUILD_FILES.items()}
+    assert set(ENGINE_BUILD_FILES) == set(WASM_BUILDS)
     settings = build_settings(site)
     assert settings == {"version": manifest["version"], "isolate": True}
     assert manifest["isolate"] is True

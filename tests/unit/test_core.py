@@ -43,8 +43,8 @@ def test_isolated_page_uses_every_core_and_skips_a_fallback_gpu() -> None:
         "8 threads · cross-origin isolated · SIMD · CPU (WebGPU unused: only a software "
         "(fallback) adapter) · simd wasm build"
     )
-    compat = Environment.from_probe({**PROBE, "jspi": False})
-    assert compat.summary().endswith(" · compat wasm build")
+    no_jspi = Environment.from_probe({**PROBE, "jspi": False})
+    assert no_jspi.summary().endswith(" · simd-asyncify wasm build")
 
 
 GIB = 2**30
@@ -63,12 +63,16 @@ FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/1
         (CHROMIUM, 3 * GIB, True, "default"),
         (CHROMIUM, GIB, True, "default"),  # WebGPU lives in wllama's build
         ({**CHROMIUM, "simd": False}, GIB, False, "default"),
-        ({**CHROMIUM, "wasmExceptions": False}, GIB, False, "default"),
+        ({**CHROMIUM, "wasmExceptions": False}, GIB, False, "simd-asyncify"),
         ({**CHROMIUM, "memory64": False}, GIB, False, "simd"),
         ({**CHROMIUM, "memory64": False}, 3 * GIB, False, "compat"),
-        (SAFARI, GIB, False, "compat"),  # no JSPI: wllama's Asyncify build
-        (SAFARI, 3 * GIB, True, "compat"),
-        ({**SAFARI, "userAgent": FIREFOX_UA}, GIB, False, "default"),  # wllama's Firefox rule
+        (SAFARI, GIB, False, "simd-asyncify"),  # no JSPI: our Asyncify build
+        (SAFARI, 2 * GIB - 1, False, "simd-asyncify"),
+        (SAFARI, 2 * GIB, False, "compat"),  # no memory64 build without JSPI: wllama's
+        (SAFARI, GIB, True, "compat"),
+        ({**SAFARI, "simd": False}, GIB, False, "compat"),  # no SIMD128: wllama's scalar build
+        ({**SAFARI, "userAgent": FIREFOX_UA}, 3 * GIB, False, "default"),  # wllama's Firefox rule
+        ({**CHROMIUM, "forcedBuild": "simd-asyncify"}, GIB, False, "simd-asyncify"),
         ({**CHROMIUM, "forcedBuild": "compat"}, GIB, False, "compat"),  # ?engine= wins
         ({**CHROMIUM, "forcedBuild": "simd64"}, GIB, False, "simd64"),
         (

@@ -24,12 +24,17 @@ def test_committed_builds_match_their_locks(name: str) -> None:
     paths = {output["path"] for output in lock["outputs"]}
     assert {f"wasm/wllama-{name}.wasm", f"wasm/wllama-{name}.js", "wasm/LICENCE.llama.cpp"} <= paths
     assert set(variant.cmake_flags) <= set(lock["cmake_flags"])
-    assert set(lock["patches"]) == {"emscripten.patch", "llama.cpp.patch", "wllama.patch"}
+    assert set(lock["patches"]) == {"emscripten.patch", "llama.cpp.patch", "wllama.patch"} | set(
+        variant.source_patches
+    )
 
 
 def test_every_variant_has_the_wasm_kernels_and_its_own_memory() -> None:
     simd, simd64 = build_wasm.VARIANTS["simd"], build_wasm.VARIANTS["simd64"]
+    asyncify = build_wasm.VARIANTS["simd-asyncify"]
     assert "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32" in simd.cmake_flags
+    assert set(asyncify.cmake_flags) == set(simd.cmake_flags)  # the same, but for its patch
+    assert (simd.source_patches, asyncify.source_patches) == ((), ("wllama-asyncify.patch",))
     assert "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm64" in simd64.cmake_flags
     assert ("-DLLAMA_WASM_MEM64=OFF" in simd.cmake_flags) and (
         "-DLLAMA_WASM_MEM64=ON" in simd64.cmake_flags

@@ -34,10 +34,15 @@ REGISTER_PATH = "js/register-sw.js"
 SW_MARKER = "const PRECACHE = null; // @precache-manifest"
 REGISTER_MARKER = "const BUILD = null; // @build-settings"
 HEADERS_PATH = "_headers"
-COMPAT_FILES = ("vendor/wllama-compat/wllama.js", "wasm/wllama-compat.wasm")
-"""Precached only where the browser lacks JSPI or memory64 (it may need wllama's compat)."""
-MEMORY64_FILES = ("wasm/wllama-simd64.js", "wasm/wllama-simd64.wasm")
-"""Precached only where the browser has JSPI and memory64 (it can run our memory64 build)."""
+ENGINE_BUILD_FILES = {
+    "simd": ("wasm/wllama-simd.js", "wasm/wllama-simd.wasm"),
+    "simd64": ("wasm/wllama-simd64.js", "wasm/wllama-simd64.wasm"),
+    "simd-asyncify": ("wasm/wllama-simd-asyncify.js", "wasm/wllama-simd-asyncify.wasm"),
+    "default": ("wasm/wllama.wasm",),
+    "compat": ("vendor/wllama-compat/wllama.js", "wasm/wllama-compat.wasm"),
+}
+"""Each wasm build's own files (environment.WASM_BUILDS): the service worker precaches a
+build's files only where this browser uses that build (sw.js, ``USED_HERE``)."""
 SKIPPED_NAMES = {"__pycache__", ".DS_Store"}
 VERSION_LENGTH = 16
 # a root-absolute URL ("/x") in the page would break under a sub-path
@@ -232,8 +237,10 @@ def build(
         "version": version,
         "isolate": isolate,
         "files": [asdict(f) for f in files],
-        "compat": [rel for rel in COMPAT_FILES if rel in contents],
-        "memory64": [rel for rel in MEMORY64_FILES if rel in contents],
+        "builds": {
+            build: [rel for rel in paths if rel in contents]
+            for build, paths in ENGINE_BUILD_FILES.items()
+        },
     }
     sw = _replace_once(sw_source, SW_MARKER, f"const PRECACHE = {json.dumps(manifest)};")
 
