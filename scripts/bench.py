@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Benchmark the app against bare wllama and native llama.cpp: same GGUF, same thread counts.
+"""Benchmark the app against native llama.cpp and bare wllama: same GGUF, same thread counts.
 
     python scripts/bench.py [--quick] [--reps N] [--model PATH] [--builds simd,simd64] [--out F]
 
-One command, one sitting. Each repetition runs, for 1 thread and for all cores, the four
+One command, one sitting. Each repetition runs, for 1 thread and for all cores, the five
 engines one after another (their order rotates from one repetition to the next):
 
-* native: llama.cpp through node-llama-cpp's prebuilt CPU binaries (``scripts/bench_native.mjs``);
+* llama-bench: llama.cpp's own benchmark built for this CPU from the same source
+  (``scripts/llama_bench.py``; built once, cached): the limit, and the headline ratio;
+* node-llama-cpp: llama.cpp through node-llama-cpp's prebuilt CPU binaries
+  (``scripts/bench_native.mjs``), a second native column;
 * bare wllama: the vendored wllama in headless Chromium on a minimal page (``bench_pages/``),
   the model loaded with wllama's own ``loadModelFromUrl`` and its OPFS cache, on the same wasm
   build as the app (ours, ``wasm/wllama-simd.wasm``: ``scripts/build_wasm.py``);
@@ -56,6 +59,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "py")]
 
+from llama_bench import LlamaBenchCrashed, ensure_llama_bench, run_llama_bench  # noqa: E402
 from localwebai.bench import (  # noqa: E402
     GENERATED_TOKENS,
     WARMUP_TOKENS,
@@ -88,7 +92,9 @@ BOOT_TIMEOUT_MS = 120_000
 MEMORY_INTERVAL_S = 0.2
 MEMORY_RESCAN_EVERY = 5
 MB = 1e6
-NATIVE, UPSTREAM, BARE, APP = "native", "wllama's build", "bare wllama", "app"
+LIMIT, NATIVE, UPSTREAM, BARE = "llama-bench", "node-llama-cpp", "wllama's build", "bare wllama"
+APP = "app"
+LIMIT_PROMPT_TOKENS = 128  # llama-bench's pp128 (random tokens; the pages' prompt is ~126)
 
 # Installed before the page's scripts: records when the app changes state, load stage and status,
 # in the page's own clock (ms since navigation start).
@@ -228,6 +234,9 @@ class Bench:
     base_url: str
     model: Path
     node_modules: Path
+    llama_bench: Path
+    llama_bench_repack: bool = True
+    """Cleared, with a note, when llama-bench crashes on this model's repacked weights."""
     samples: list[Sample] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -261,6 +270,36 @@ class Bench:
                 raise RuntimeError(f"the page tried to reach beyond localhost: {blocked}")
 
     # ---- native ---------------------------------------------------------------------------
+
+    def limit(self, threads: int, rep: int, _extras: bool) -> None:
+        def run() -> list[Any]:
+            return run_llama_bench(
+                self.llama_bench,
+                self.model,
+                [threads],
+                LIMIT_PROMPT_TOKENS,
+                GENERATED_TOKENS,
+                repack=self.llama_bench_repack,
+            )
+
+        try:
+            results = run()
+        except LlamaBenchCrashed as crash:
+            if not self.llama_bench_repack:
+                raise
+            self.llama_bench_repack = False
+            self.notes.append(f"llama-bench: {crash} with repacked weights; run with --repack 0")
+            results = run()
+        by_kind = {result.kind: result for result in results}
+        pp, tg = by_kind["pp"], by_kind["tg"]
+        timings = {
+            "prompt_n": pp.tokens,
+            "prompt_ms": pp.tokens * 1000 / pp.tokens_per_s,
+            "predicted_n": tg.tokens,
+            "predicted_ms": tg.tokens * 1000 / tg.tokens_per_s,
+        }
+        self.samples += speed_samples(LIMIT, timings, threads, rep)
+        self.notes.append(f"llama-bench: build {pp.build}, GGML_NATIVE (this CPU)")
 
     def native(self, threads: int, rep: int, _extras: bool) -> None:
         cmd = [
@@ -484,16 +523,29 @@ class Bench:
 
 
 def speed_table(summaries: list[Summary], thread_counts: list[int]) -> str:
-    engines = (NATIVE, UPSTREAM, BARE, APP)
-    header = ["speed", "threads", *engines, "app/native", "app/bare", "app/wllama's"]
+    engines = (LIMIT, NATIVE, UPSTREAM, BARE, APP)
+    header = [
+        "speed",
+        "threads",
+        *engines,
+        "app/llama-bench",
+        "app/node-llama-cpp",
+        "app/bare",
+        "app/wllama's",
+    ]
     rows = []
     for threads in thread_counts:
         for kind in ("pp", "tg"):
             values = [lookup(summaries, e, f"{kind}_tps", threads) for e in engines]
             tokens = lookup(summaries, APP, f"{kind}_tokens", threads)
-            native, upstream, bare, app = values
+            limit, native, upstream, bare, app = values
             label = f"{kind}{'?' if tokens is None else round(tokens)} tokens/s"
-            ratios = (ratio(app, native), ratio(app, bare), ratio(app, upstream))
+            ratios = (
+                ratio(app, limit),
+                ratio(app, native),
+                ratio(app, bare),
+                ratio(app, upstream),
+            )
             rows.append(
                 [
                     label,
@@ -576,7 +628,13 @@ def other_table(summaries: list[Summary], all_cores: int, model_mb: float) -> st
             "model file",
             "<= 1.20x" if phase == "load" else "",
         )
-    add("native peak RSS (all cores), MB", get(NATIVE, "peak_rss_mb", all_cores), None, "", "")
+    add(
+        "node-llama-cpp peak RSS (all cores), MB",
+        get(NATIVE, "peak_rss_mb", all_cores),
+        None,
+        "",
+        "",
+    )
     return format_table(header, rows)
 
 
@@ -606,13 +664,14 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     thread_counts = sorted({1, cores})
     node_modules = ensure_node_llama_cpp()
+    llama_bench = ensure_llama_bench()
     started = time.monotonic()
     with (
         serve_py(args.model.parent, handler=BenchHandler) as server,
         sync_playwright() as playwright,
     ):
-        bench = Bench(playwright, server.url, args.model, node_modules)
-        engines = [bench.native, bench.upstream, bench.bare, bench.app]
+        bench = Bench(playwright, server.url, args.model, node_modules, llama_bench)
+        engines = [bench.limit, bench.native, bench.upstream, bench.bare, bench.app]
         engines += [bench.forced(build) for build in args.builds]
         for rep in range(args.reps):
             turn = rep % len(engines)

@@ -10,15 +10,14 @@ are random from a fixed seed, written as F16, then quantized to Q4_K_M by ``llam
 A forward pass costs exactly what the real model's does, which is all a speed benchmark needs.
 
 ``llama-quantize`` is built once from the same sdist's llama.cpp source with cmake (only that
-target, a few minutes on 2 cores) and cached in ``.cache/bin/``. Only ``scripts/bench.py`` uses
-this model; CI does not build it.
+target, a few minutes on 2 cores: ``llama_cpp_tools.py``) and cached in ``.cache/bin/``. Only
+``scripts/bench.py`` uses this model; CI does not build it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -30,12 +29,12 @@ import numpy as np
 from common import (
     CACHE_DIR,
     SetupError,
-    extract_members,
     has_sha256,
     pip_download,
     sha256_file,
     temp_path,
 )
+from llama_cpp_tools import Tool, ensure_tool
 from make_test_models import (
     LLAMA_CPP_PYTHON_VERSION,
     MODELS_DIR,
@@ -57,10 +56,7 @@ QWEN2_VOCAB = "ggml-vocab-qwen2.gguf"
 SEED = 20261123
 QUANT_TYPE = "Q4_K_M"
 
-LLAMA_CPP_DIR = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}/vendor/llama.cpp/"
-SOURCE_DIR = CACHE_DIR / f"llama.cpp-{LLAMA_CPP_PYTHON_VERSION}"
-BUILD_DIR = SOURCE_DIR / "build-quantize"
-QUANTIZE_BIN = CACHE_DIR / "bin" / f"llama-quantize-{LLAMA_CPP_PYTHON_VERSION}"
+LLAMA_QUANTIZE = Tool("llama-quantize")
 
 
 QWEN2_SHAPE = ModelShape(  # Qwen2.5-0.5B's hyper-parameters (its config.json)
@@ -94,54 +90,6 @@ def write_f16_model(vocab_path: Path, target: Path, shape: ModelShape) -> None:
     writer.close()
 
 
-def extract_llama_cpp(sdist: Path) -> None:
-    """Unpack the sdist's vendored llama.cpp source into .cache/ (once)."""
-    if (SOURCE_DIR / "CMakeLists.txt").is_file():
-        return
-    tmp = temp_path(SOURCE_DIR)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    extract_members(sdist, LLAMA_CPP_DIR, ("",), tmp)
-    tmp.replace(SOURCE_DIR)
-
-
-def ensure_llama_quantize(sdist: Path) -> Path:
-    """Build only the `llama-quantize` target (static, CPU) and cache the binary."""
-    if QUANTIZE_BIN.is_file():
-        print(f"cached      {QUANTIZE_BIN.relative_to(CACHE_DIR.parent)}")
-        return QUANTIZE_BIN
-    if shutil.which("cmake") is None:
-        raise SetupError("cmake is needed to build llama-quantize (apt-get install cmake g++)")
-    extract_llama_cpp(sdist)
-    configure = [
-        "cmake",
-        "-S",
-        str(SOURCE_DIR),
-        "-B",
-        str(BUILD_DIR),
-        "-DCMAKE_BUILD_TYPE=Release",
-        "-DBUILD_SHARED_LIBS=OFF",
-        "-DLLAMA_OPENSSL=OFF",
-        "-DLLAMA_BUILD_TESTS=OFF",
-        "-DLLAMA_BUILD_EXAMPLES=OFF",
-        "-DLLAMA_BUILD_SERVER=OFF",
-        "-DLLAMA_BUILD_APP=OFF",
-        "-DGGML_OPENMP=OFF",
-    ]
-    build = ["cmake", "--build", str(BUILD_DIR), "--target", "llama-quantize"]
-    build += ["-j", str(os.cpu_count() or 1)]
-    started = time.monotonic()
-    for cmd in (configure, build):
-        print(f"build       {' '.join(cmd)}", flush=True)
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise SetupError(f"{cmd[0]} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    QUANTIZE_BIN.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(BUILD_DIR / "bin" / "llama-quantize", QUANTIZE_BIN)
-    print(f"            llama-quantize built in {time.monotonic() - started:.0f} s")
-    return QUANTIZE_BIN
-
-
 def quantize(binary: Path, source: Path, target: Path) -> None:
     """Run llama-quantize (F16 → Q4_K_M) on every core."""
     cmd = [str(binary), str(source), str(target), QUANT_TYPE, str(os.cpu_count() or 1)]
@@ -167,7 +115,7 @@ def make_bench_model(rebuild: bool) -> Path:
         ["--no-binary", "llama-cpp-python"],
     )
     extract_vocabs(sdist)
-    binary = ensure_llama_quantize(sdist)
+    binary = ensure_tool(LLAMA_QUANTIZE)
     f16 = CACHE_DIR / BENCH_MODEL_FILE.replace(QUANT_TYPE, "F16")
     started = time.monotonic()
     write_f16_model(VOCAB_DIR / QWEN2_VOCAB, f16, QWEN2_SHAPE)

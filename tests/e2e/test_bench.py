@@ -1,5 +1,6 @@
 """The benchmark: the in-app panel on the tiny model, and `scripts/bench.py --quick` end to end
-(native llama.cpp, wllama's own wasm build, bare wllama on ours, and the app, in real Chromium).
+(llama-bench and node-llama-cpp natively, wllama's own wasm build, bare wllama on ours, and the
+app, in real Chromium).
 Speeds are checked for being measured (positive, with the token counts asked for), never against
 a threshold."""
 
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 TINY = "tiny-llama.gguf"
 BENCH_TIMEOUT_MS = 180_000
 QUICK_TIMEOUT_S = 900  # generous: a shared 2-core machine; first run also installs node-llama-cpp
-ENGINES = ("native", "wllama's build", "bare wllama", "app")
+ENGINES = ("llama-bench", "node-llama-cpp", "wllama's build", "bare wllama", "app")
 
 
 def test_panel_is_disabled_until_a_model_is_loaded_then_reports_pp_and_tg(app_page: Page):
@@ -113,6 +114,6 @@ def test_quick_benchmark_writes_every_row(models_dir: Path, tmp_path: Path):
     ):
         assert summary[(engine, metric, None)] > 0, (engine, metric)
     # the printed table carries the ratios
-    for heading in ("app/native", "app/bare", "app/wllama's"):
+    for heading in ("app/llama-bench", "app/node-llama-cpp", "app/bare", "app/wllama's"):
         assert heading in data["table"]
         assert heading in result.stdout
