@@ -30,11 +30,14 @@ Every input is pinned by sha256 and comes from a registry:
 at its top.
 The toolchain and sources are unpacked once under ``.cache/wasm-build/``. The outputs, and the
 hashes of everything that went in, are recorded in ``wasm/wllama-<variant>.lock.json``.
-Not yet bit-for-bit: two full builds of ``simd`` (2026-12-02, this checkout) gave the same
-``.js`` and ``.wasm`` files of the same size that differ in 90 bytes, in two functions: where a
-wasm ``try`` starts and its ``delegate`` depth. Relinking the same objects (wasm-opt on one core,
-then on two) gives the same bytes every time, so the difference arises when compiling, not in
-binaryen; its cause is not found. ``--check`` verifies the committed files, not a rebuild.
+Bit-for-bit: the compiler runs with address-space randomization off (``setarch``). With it on,
+clang-19 compiling ``llama-context.cpp`` with the same command gave two different objects (5 of
+6 runs one, 1 of 6 the other; 2026-12-03): in ``llama_context::graph_reserve`` its WebAssembly
+backend starts a wasm ``try`` (closed by a ``delegate``) a few instructions earlier or later, so
+an order it follows depends on where its own objects lie in memory. With randomization off, 10
+of 10 runs gave the same object, and two full builds of ``simd`` the same files. Every other
+object and the link (binaryen) were already deterministic. ``--check`` verifies the committed
+files against the lock.
 """
 
 from __future__ import annotations
@@ -426,7 +429,10 @@ def build_variant(variant: Variant, source: Path, env: dict[str, str], inputs: l
     cmake_flags = [*COMMON_CMAKE_FLAGS, *variant.cmake_flags]
     flags = [flag.replace("@SOURCE@", str(source)) for flag in cmake_flags]
     run(["emcmake", "cmake", str(source), *flags], build_dir, env)
-    run(["emmake", "make", "wllama", "-j", str(os.cpu_count() or 1)], build_dir, env)
+    # without address-space randomization: clang-19's WebAssembly backend otherwise places
+    # some wasm `try`s by the addresses of its own objects (see this file's docstring)
+    make = ["emmake", "make", "wllama", "-j", str(os.cpu_count() or 1)]
+    run(["setarch", "--addr-no-randomize", *make], build_dir, env)
     output_dir = REPO_ROOT / "wasm"
     copies = {
         **{build_dir / built: name for built, name in variant.outputs.items()},
