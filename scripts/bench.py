@@ -74,6 +74,7 @@ from localwebai.bench import (  # noqa: E402
     summarize,
 )
 from localwebai.environment import Environment  # noqa: E402
+from make_test_models import LLAMA_CPP_PYTHON_VERSION  # noqa: E402
 from native_reference import ensure_node_llama_cpp  # noqa: E402
 
 import serve  # noqa: E402
@@ -299,7 +300,9 @@ class Bench:
             "predicted_ms": tg.tokens * 1000 / tg.tokens_per_s,
         }
         self.samples += speed_samples(LIMIT, timings, threads, rep)
-        self.notes.append(f"llama-bench: build {pp.build}, GGML_NATIVE (this CPU)")
+        self.notes.append(
+            f"llama-bench: llama.cpp of llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}, GGML_NATIVE"
+        )
 
     def native(self, threads: int, rep: int, _extras: bool) -> None:
         cmd = [

@@ -33,7 +33,6 @@ class BenchResult:
     tokens: int
     threads: int
     tokens_per_s: float
-    build: str
 
 
 def ensure_llama_bench() -> Path:
@@ -55,8 +54,8 @@ def run_llama_bench(
 ) -> list[BenchResult]:
     """One repetition of pp and tg at each thread count (llama-bench's JSON output).
     ``repack=False`` keeps the weights in their file layout: with ggml's repacked (and, on a CPU
-    with AMX, AMX) layouts this build crashes on SmolLM2's Q4_1 weights here (SIGSEGV), as
-    llama-cpp-python built with GGML_NATIVE did."""
+    with AMX, AMX) layouts this build crashes here on SmolLM2's Q4_1 and on the bench model's
+    Q4_K_M (SIGSEGV), as llama-cpp-python built with GGML_NATIVE did."""
     cmd = [
         str(binary),
         "-m",
@@ -85,7 +84,6 @@ def run_llama_bench(
             tokens=test["n_prompt"] or test["n_gen"],
             threads=test["n_threads"],
             tokens_per_s=test["avg_ts"],
-            build=test["build_commit"],
         )
         for test in json.loads(result.stdout)
     ]
