@@ -70,17 +70,16 @@ TOOLCHAIN_PATCH = "emscripten.patch"
 SOURCE_PATCHES = ("wllama.patch", "llama.cpp.patch")
 BUILD_LOG = WORK_DIR / "build.log"
 LLVM_VERSION = "19"
+GGML_CPU = Path("llama.cpp/ggml/src/ggml-cpu")
 LLVM_TOOLS = (f"clang-{LLVM_VERSION}", f"wasm-ld-{LLVM_VERSION}", f"llvm-ar-{LLVM_VERSION}")
 
-COMMON_CMAKE_FLAGS = (
-    "-DCMAKE_BUILD_TYPE=Release",
-    "-DGGML_WEBGPU=OFF",
-    # xxhash without SIMDe (see llama.cpp.patch); source paths (in asserts) relative to the tree,
-    # so the bytes do not depend on where the checkout is
-    "-DCMAKE_C_FLAGS=-DXXH_VECTOR=0 -ffile-prefix-map=@SOURCE@=.",
-    "-DCMAKE_CXX_FLAGS=-DXXH_VECTOR=0 -ffile-prefix-map=@SOURCE@=.",
-    "-DCMAKE_EXE_LINKER_FLAGS=-sWASM_BIGINT=1",
-)
+# xxhash without SIMDe (see llama.cpp.patch); source paths (in asserts) relative to the tree, so
+# the bytes do not depend on where the checkout is
+COMMON_C_FLAGS = "-DXXH_VECTOR=0 -ffile-prefix-map=@SOURCE@=."
+KERNEL_DIR = REPO_ROOT / "wasm" / "kernels"
+RELAXED_KERNELS = "quants-relaxed.c"  # copied next to ggml's arch/wasm/quants.c
+KERNEL_CHECK = "kernel-check.c"  # linked with a relaxed build's ggml: kernel-check.{js,wasm} here
+KERNEL_CHECK_FLAGS = ("-O3", "-DNDEBUG", "-msimd128", "-mrelaxed-simd", "-pthread")
 
 
 @dataclass(frozen=True)
@@ -89,15 +88,41 @@ class Variant:
 
     name: str
     cmake_flags: tuple[str, ...]
-    """Besides COMMON_CMAKE_FLAGS; EMSCRIPTEN_SYSTEM_PROCESSOR=wasm* is the point of every
-    variant: ggml's wasm SIMD128 kernels instead of its featureless x86 path."""
+    """Besides the common ones (``all_cmake_flags``); EMSCRIPTEN_SYSTEM_PROCESSOR=wasm* is the
+    point of every variant: ggml's wasm SIMD128 kernels instead of its featureless x86 path."""
     source_patches: tuple[str, ...] = ()
     """Besides SOURCE_PATCHES: applied to this variant's own copy of the source."""
+    relaxed_simd: bool = False
+    """Compiled with -mrelaxed-simd, with our relaxed-SIMD kernels (wasm/kernels/, through
+    relaxed-simd.patch); such a build also links the kernel check from its ggml libraries."""
+
+    @property
+    def own_patches(self) -> tuple[str, ...]:
+        """The patches applied to this variant's own copy of the source."""
+        relaxed = ("relaxed-simd.patch",) if self.relaxed_simd else ()
+        return (*self.source_patches, *relaxed)
 
     @property
     def patches(self) -> tuple[str, ...]:
         """Every patch that went into this variant (the lock records their hashes)."""
-        return (TOOLCHAIN_PATCH, *SOURCE_PATCHES, *self.source_patches)
+        return (TOOLCHAIN_PATCH, *SOURCE_PATCHES, *self.own_patches)
+
+    @property
+    def kernel_files(self) -> tuple[str, ...]:
+        """Our own C files in wasm/kernels/ that went into this variant (hashes in the lock)."""
+        return (RELAXED_KERNELS, KERNEL_CHECK) if self.relaxed_simd else ()
+
+    @property
+    def all_cmake_flags(self) -> list[str]:
+        c_flags = COMMON_C_FLAGS + (" -mrelaxed-simd" if self.relaxed_simd else "")
+        return [
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DGGML_WEBGPU=OFF",
+            f"-DCMAKE_C_FLAGS={c_flags}",
+            f"-DCMAKE_CXX_FLAGS={c_flags}",
+            "-DCMAKE_EXE_LINKER_FLAGS=-sWASM_BIGINT=1",
+            *self.cmake_flags,
+        ]
 
     @property
     def lock_path(self) -> Path:
@@ -106,7 +131,12 @@ class Variant:
     @property
     def outputs(self) -> dict[str, str]:
         """Built file → the name it ships under in wasm/."""
-        return {"wllama.wasm": f"wllama-{self.name}.wasm", "wllama.js": f"wllama-{self.name}.js"}
+        check = {name: f"kernels/{name}" for name in ("kernel-check.wasm", "kernel-check.js")}
+        return {
+            "wllama.wasm": f"wllama-{self.name}.wasm",
+            "wllama.js": f"wllama-{self.name}.js",
+            **(check if self.relaxed_simd else {}),
+        }
 
 
 VARIANTS = {
@@ -136,6 +166,15 @@ VARIANTS = {
                 "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32",
             ),
             source_patches=("wllama-asyncify.patch",),
+        ),
+        Variant(  # simd with relaxed-SIMD kernels, for browsers that validate relaxed SIMD
+            "simd-relaxed",
+            (
+                "-DWLLAMA_COMPAT=ON",
+                "-DLLAMA_WASM_MEM64=OFF",
+                "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32",
+            ),
+            relaxed_simd=True,
         ),
     )
 }
@@ -235,10 +274,13 @@ def check(variant: Variant) -> list[str]:
             problems.append(f"{output['path']} is missing")
         elif path.stat().st_size != output["size"] or sha256_file(path) != output["sha256"]:
             problems.append(f"{output['path']} differs from the lock (rebuild or restore it)")
-    for patch in variant.patches:
-        if lock["patches"].get(patch) != sha256_file(PATCH_DIR / patch):
+    sources = {PATCH_DIR / patch: lock["patches"].get(patch) for patch in variant.patches}
+    kernels = lock.get("kernels", {})
+    sources |= {KERNEL_DIR / name: kernels.get(name) for name in variant.kernel_files}
+    for path, locked in sources.items():
+        if locked != sha256_file(path):
             problems.append(
-                f"{patch} changed since the {variant.name} build: "
+                f"{path.name} changed since the {variant.name} build: "
                 f"run scripts/build_wasm.py --variant {variant.name}"
             )
     return problems
@@ -419,20 +461,24 @@ def build_variant(variant: Variant, source: Path, env: dict[str, str], inputs: l
     build_dir = WORK_DIR / f"build-{variant.name}"
     shutil.rmtree(build_dir, ignore_errors=True)
     build_dir.mkdir()
-    if variant.source_patches:
+    if variant.own_patches:
         own_source = WORK_DIR / f"source-{variant.name}"
         shutil.rmtree(own_source, ignore_errors=True)
         shutil.copytree(source, own_source, symlinks=True)
-        for patch in variant.source_patches:
+        for patch in variant.own_patches:
             apply_patch(patch, own_source)
+        if variant.relaxed_simd:
+            shutil.copy(KERNEL_DIR / RELAXED_KERNELS, own_source / GGML_CPU / "arch/wasm")
         source = own_source
-    cmake_flags = [*COMMON_CMAKE_FLAGS, *variant.cmake_flags]
+    cmake_flags = variant.all_cmake_flags
     flags = [flag.replace("@SOURCE@", str(source)) for flag in cmake_flags]
     run(["emcmake", "cmake", str(source), *flags], build_dir, env)
     # without address-space randomization: clang-19's WebAssembly backend otherwise places
     # some wasm `try`s by the addresses of its own objects (see this file's docstring)
     make = ["emmake", "make", "wllama", "-j", str(os.cpu_count() or 1)]
     run(["setarch", "--addr-no-randomize", *make], build_dir, env)
+    if variant.relaxed_simd:
+        build_kernel_check(source, build_dir, env)
     output_dir = REPO_ROOT / "wasm"
     copies = {
         **{build_dir / built: name for built, name in variant.outputs.items()},
@@ -452,10 +498,31 @@ def build_variant(variant: Variant, source: Path, env: dict[str, str], inputs: l
         "inputs": [asdict(i) for i in inputs],
         "system_compiler": clang.stdout.splitlines()[0],
         "patches": {name: sha256_file(PATCH_DIR / name) for name in variant.patches},
+        **(
+            {"kernels": {name: sha256_file(KERNEL_DIR / name) for name in variant.kernel_files}}
+            if variant.kernel_files
+            else {}
+        ),
         "cmake_flags": cmake_flags,
         "outputs": [asdict(o) for o in outputs],
     }
     variant.lock_path.write_text(json.dumps(lock, indent=2) + "\n")
+
+
+def build_kernel_check(source: Path, build_dir: Path, env: dict[str, str]) -> None:
+    """kernel-check.{js,wasm}: our relaxed kernels, ggml's SIMD128 and scalar ones, from this
+    build's own ggml libraries (tests/e2e/test_wasm_kernels.py runs it in Chromium)."""
+    ggml = source / "llama.cpp/ggml"
+    libraries = build_dir / "llama.cpp/ggml/src"
+    includes = [f"-I{ggml / 'include'}", f"-I{ggml / 'src'}", f"-I{source / GGML_CPU}"]
+    prefix_maps = [f"-ffile-prefix-map={source}=.", f"-ffile-prefix-map={KERNEL_DIR}=."]
+    compile_c = ["emcc", *KERNEL_CHECK_FLAGS, *prefix_maps, *includes, "-c"]
+    compile_c += [str(KERNEL_DIR / KERNEL_CHECK), "-o", "kernel-check.o"]
+    link = ["em++", *KERNEL_CHECK_FLAGS, "kernel-check.o"]  # em++: ggml-cpu has C++ parts
+    link += [str(libraries / "libggml-cpu.a"), str(libraries / "libggml-base.a")]
+    link += ["-sENVIRONMENT=web,worker", "-o", "kernel-check.js"]
+    for command in (compile_c, link):
+        run(["setarch", "--addr-no-randomize", *command], build_dir, env)
 
 
 def main(argv: list[str] | None = None) -> int:

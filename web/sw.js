@@ -34,13 +34,15 @@ FILES.set(SCOPE.pathname, FILES.get(new URL("index.html", SCOPE).pathname));
 importScripts("js/wasm-features.js"); // self.wasmFeatures: the page's own probes
 
 // Each engine build is precached only where this browser uses it (the rule of
-// py/localwebai/environment.py, Environment.build_for): ours with JSPI, our memory64 one with
-// JSPI and memory64, our Asyncify one with SIMD128 but no JSPI (Safari), wllama's scalar compat
-// (16 MB) with neither SIMD128 nor JSPI and memory64. Elsewhere a build is cached when first
-// used (a model of 2 GiB or more without memory64, ?engine=).
-const { simd, jspi, memory64 } = self.wasmFeatures;
+// py/localwebai/environment.py, Environment.build_for): ours with JSPI (the relaxed-SIMD one
+// where relaxed SIMD validates, else the SIMD128 one), our memory64 one with JSPI and memory64,
+// our Asyncify one with SIMD128 but no JSPI (Safari), wllama's scalar compat (16 MB) with
+// neither SIMD128 nor JSPI and memory64. Elsewhere a build is cached when first used (a model
+// of 2 GiB or more without memory64, ?engine=).
+const { simd, relaxedSimd, jspi, memory64 } = self.wasmFeatures;
 const USED_HERE = {
-  simd: jspi,
+  "simd-relaxed": jspi && relaxedSimd,
+  simd: jspi && !relaxedSimd,
   simd64: jspi && memory64,
   "simd-asyncify": simd && !jspi,
   compat: !simd && !(jspi && memory64),

@@ -9,12 +9,13 @@ from typing import Any
 
 NATIVE_BUILD = "native"
 """The engine build name of the native runtime (llama.cpp through llama-cpp-python)."""
-WASM_BUILDS = ("simd", "simd64", "simd-asyncify", "default", "compat")
+WASM_BUILDS = ("simd-relaxed", "simd", "simd64", "simd-asyncify", "default", "compat")
 """The llama.cpp wasm builds the page can run (``web/js/engine-build.js`` applies them):
-"simd", "simd64" and "simd-asyncify", ours (``scripts/build_wasm.py``: SIMD128 kernels, CPU
-only): 32-bit memory with JSPI and wasm exceptions, memory64 for big models, and 32-bit with
-Asyncify and JS exceptions for browsers without JSPI (Safari); "default", wllama's (JSPI and
-memory64; WebGPU); "compat", wllama's scalar Asyncify build, for browsers without SIMD128."""
+"simd-relaxed", "simd", "simd64" and "simd-asyncify", ours (``scripts/build_wasm.py``: SIMD128
+kernels, CPU only): 32-bit memory with JSPI and wasm exceptions, the same with our
+relaxed-SIMD kernels (``wasm/kernels/``), memory64 for big models, and 32-bit with Asyncify and
+JS exceptions for browsers without JSPI (Safari); "default", wllama's (JSPI and memory64;
+WebGPU); "compat", wllama's scalar Asyncify build, for browsers without SIMD128."""
 OWN_BUILD_MAX_MODEL_BYTES = 2**31
 """Our 32-bit builds trap reading a GGUF of 2 GiB or more: those load with memory64."""
 
@@ -59,6 +60,8 @@ class Environment:
     webgpu: WebGPUInfo = field(default_factory=lambda: WebGPUInfo(available=False))
     device_memory_gib: float | None = None
     wasm_exceptions: bool = False
+    relaxed_simd: bool = False
+    """``WebAssembly.validate`` accepts i32x4.relaxed_dot_i8x16_i7x16_add_s."""
     forced_build: str | None = None
     """A build named by the page's ``?engine=`` (for tests and benchmarks), else None."""
     user_agent: str = ""
@@ -104,6 +107,7 @@ class Environment:
             ),
             device_memory_gib=_positive_number(probe.get("deviceMemoryGiB")),
             wasm_exceptions=bool(probe.get("wasmExceptions")),
+            relaxed_simd=bool(probe.get("relaxedSimd")),
             forced_build=forced if (forced := probe.get("forcedBuild")) in WASM_BUILDS else None,
             user_agent=str(probe.get("userAgent") or ""),
         )
@@ -154,8 +158,9 @@ class Environment:
 
     def build_for(self, model_bytes: int, gpu: bool) -> str:
         """The wasm build a model of ``model_bytes`` loads with: ours on the CPU wherever the
-        browser has SIMD128: under 2 GiB the JSPI one (with wasm exceptions) or else the
-        Asyncify one, from 2 GiB memory64 (JSPI, wasm exceptions, memory64); else wllama's,
+        browser has SIMD128: under 2 GiB the JSPI one (with wasm exceptions; with our
+        relaxed-SIMD kernels where the browser validates relaxed SIMD) or else the Asyncify
+        one, from 2 GiB memory64 (JSPI, wasm exceptions, memory64); else wllama's,
         whose own rule is compat where JSPI or memory64 is missing, except on Firefox (the
         default build runs there with a JSPI stub). ``?engine=`` wins."""
         if self.native:
@@ -165,7 +170,9 @@ class Environment:
         if self.simd and not gpu:
             jspi = self.jspi and self.wasm_exceptions
             if model_bytes < OWN_BUILD_MAX_MODEL_BYTES:
-                return "simd" if jspi else "simd-asyncify"
+                if not jspi:
+                    return "simd-asyncify"
+                return "simd-relaxed" if self.relaxed_simd else "simd"
             if jspi and self.memory64:
                 return "simd64"
         needs_compat = not (self.jspi and self.memory64)

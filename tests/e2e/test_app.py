@@ -107,7 +107,7 @@ def test_load_local_file_and_stream_several_chunks(app_page: Page, models_dir: P
     cores = app_page.evaluate("navigator.hardwareConcurrency")
     assert engine.startswith(f"{cores} thread(s)")
     build = app_page.inner_text("#model-metadata [data-field=build]")
-    assert build == "simd wasm build"  # ours, for a model under 2 GiB on the CPU
+    assert build == "simd-relaxed wasm build"  # ours, for a model under 2 GiB on the CPU
     # the lengths of the reply's shown text while it streams in (rendered at most every 50 ms)
     app_page.evaluate(
         """() => {

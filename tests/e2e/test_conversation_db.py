@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 import serve
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, guarded
-from tests.support.page_python import run_python, serve_runner_harness
+from tests.support.page_python import run_python, serve_test_pages
 from tests.support.server import serve_py
 
 INDEX = Path(__file__).resolve().parents[2] / "web" / "index.html"
@@ -59,7 +59,7 @@ def harness(page: Page, server: serve.AppServer) -> Iterator[Page]:
     page errors fail the test."""
 
     with guarded(page):
-        serve_runner_harness(page)
+        serve_test_pages(page)
         open_harness(page, server)
         yield page
 

@@ -100,8 +100,9 @@ def test_tiny_model_by_url_matches_native_then_loads_from_the_cache(
     expected = app.reference()["generated_text"]
     app.load_by_url(booted, f"/models/{TINY}")
     app.wait_model_ready(booted)
-    # ours everywhere: with JSPI in Chromium and Firefox, with Asyncify in WebKit (Safari)
-    build = "simd-asyncify" if booted.engine == "webkit" else "simd"
+    # ours everywhere: with JSPI and relaxed-SIMD kernels in Chromium and Firefox, with
+    # Asyncify and SIMD128 kernels in WebKit (Safari)
+    build = "simd-asyncify" if booted.engine == "webkit" else "simd-relaxed"
     assert app.field(booted, "build") == f"{build} wasm build"
     reply = app.greedy_reference_reply(booted)
     assert reply["error"] == ""

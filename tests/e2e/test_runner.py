@@ -21,10 +21,11 @@ from playwright.sync_api import Page
 import serve
 from tests.support import api_cases
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, guarded
-from tests.support.page_python import run_python, serve_runner_harness
+from tests.support.page_python import run_python, serve_test_pages
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GREEDY = json.loads((DATA / "tiny_llama_greedy.json").read_text())
+SMOLLM2_GREEDY = json.loads((DATA / "smollm2_greedy.json").read_text())
 MINILM = json.loads((DATA / "minilm_embeddings.json").read_text())
 RUNNER_API = """
 import json
@@ -52,7 +53,7 @@ def harness(page: Page, app_server: serve.AppServer) -> Iterator[Page]:
     and uncaught page errors fail the test."""
 
     with guarded(page):
-        serve_runner_harness(page)
+        serve_test_pages(page)
         page.goto(app_server.url + "runner_harness.html")
         page.wait_for_selector(
             "body[data-state=ready]", state="attached", timeout=PYTHON_BOOT_TIMEOUT_MS
@@ -79,6 +80,12 @@ def run_case(harness: Page, case: str, *args: Any) -> dict[str, Any]:
 
 def test_greedy_generation_through_the_api_equals_native_tokens(harness: Page):
     assert run_case(harness, "greedy_generation", GREEDY)["text"] == GREEDY["generated_text"]
+
+
+def test_a_quantized_model_gives_native_greedy_tokens_on_our_relaxed_build(harness: Page):
+    # SmolLM2's Q4_1/Q8_0 weights run through our relaxed-SIMD kernels (Chromium's default)
+    seen = run_case(harness, "quantized_greedy_generation", SMOLLM2_GREEDY)
+    assert seen == {"text": SMOLLM2_GREEDY["generated_text"], "build": "simd-relaxed"}
 
 
 def test_abort_mid_generation_then_generate_again(harness: Page):

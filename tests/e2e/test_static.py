@@ -137,7 +137,7 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
         assert "Cross-Origin-Embedder-Policy" not in response.headers
     version = page.get_attribute("#offline-status", "data-version")
     assert cache_names(page) == [f"localwebai-shell:{APP}:{version}"]
-    assert "simd wasm build" in page.inner_text("#environment")  # ours, on the CPU
+    assert "simd-relaxed wasm build" in page.inner_text("#environment")  # ours, on the CPU
     open_view(page, "models")
     expect(page.locator("button.server-model", has_text=TINY)).to_be_visible()  # build's list
 
@@ -183,10 +183,10 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
 ENGINE_FILES = {build: set(paths) for build, paths in ENGINE_BUILD_FILES.items()}
 
 
-@pytest.mark.parametrize("build", ["simd64", "simd-asyncify", "default", "compat"])
+@pytest.mark.parametrize("build", ["simd", "simd64", "simd-asyncify", "default", "compat"])
 def test_each_build_generates_from_local_files(site_page: Page, site: StaticServer, build: str):
-    """Ours is the CPU default (above); our memory64 and Asyncify builds and wllama's two,
-    forced, give the same tokens."""
+    """Ours with relaxed-SIMD kernels is Chromium's CPU default (above); our SIMD128,
+    memory64 and Asyncify builds and wllama's two, forced, give the same tokens."""
     page = site_page
     first_visit(page, site.url(APP) + f"?engine={build}")
     assert f"{build} wasm build" in page.inner_text("#environment")
@@ -275,6 +275,7 @@ def test_a_page_that_is_not_isolated_runs_our_build_on_one_thread(
     page.wait_for_function("document.body.dataset.state === 'ready'", timeout=BOOT_TIMEOUT_MS)
     assert page.evaluate("[crossOriginIsolated, typeof SharedArrayBuffer]") == [False, "undefined"]
     environment = page.inner_text("#environment")
-    assert environment.startswith("1 thread · not isolated") and "simd wasm build" in environment
+    assert environment.startswith("1 thread · not isolated")
+    assert "simd-relaxed wasm build" in environment
     load_tiny(page)
     assert greedy_reply(page) == expected_reply()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
 
 HARNESS_PAGES = Path(__file__).resolve().parents[1] / "e2e" / "pages"
-HARNESS_FILES = ("runner_harness.html", "runner_harness.py")
+HARNESS_FILES = ("runner_harness.html", "runner_harness.py", "kernel_check.html")
 
 RUN_TIMEOUT_MS = 300_000
 
@@ -87,10 +87,10 @@ def run_python(page: Page, code: str, timeout_ms: int = RUN_TIMEOUT_MS) -> Any:
     return reply["value"]
 
 
-def serve_runner_harness(page: Page) -> None:
-    """Answer ``/runner_harness.html`` (and its ``.py``) from ``tests/e2e/pages`` on whatever
-    origin the page is on, with the isolation headers; every other request goes on (to the
-    localhost guard)."""
+def serve_test_pages(page: Page) -> None:
+    """Answer the test pages (``HARNESS_FILES``: the runner harness and its ``.py``, the kernel
+    check) from ``tests/e2e/pages`` on whatever origin the page is on, with the isolation
+    headers; every other request goes on (to the localhost guard)."""
 
     def fulfil(route: Route) -> None:
         name = urlsplit(route.request.url).path.lstrip("/")

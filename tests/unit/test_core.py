@@ -32,6 +32,7 @@ PROBE = {
     "webgpu": {"available": True, "fallback": True, "shaderF16": False, "description": "sw"},
     "deviceMemoryGiB": 8,
     "wasmExceptions": True,
+    "relaxedSimd": True,
 }
 
 
@@ -41,30 +42,46 @@ def test_isolated_page_uses_every_core_and_skips_a_fallback_gpu() -> None:
     assert (env.backend, env.gpu_layers) == ("CPU", 0)
     assert env.summary() == (
         "8 threads · cross-origin isolated · SIMD · CPU (WebGPU unused: only a software "
-        "(fallback) adapter) · simd wasm build"
+        "(fallback) adapter) · simd-relaxed wasm build"
     )
+    no_relaxed = Environment.from_probe({**PROBE, "relaxedSimd": False})
+    assert no_relaxed.summary().endswith(" · simd wasm build")
     no_jspi = Environment.from_probe({**PROBE, "jspi": False})
     assert no_jspi.summary().endswith(" · simd-asyncify wasm build")
 
 
 GIB = 2**30
-CHROMIUM = {"simd": True, "jspi": True, "memory64": True, "wasmExceptions": True}
-SAFARI = {"simd": True, "jspi": False, "memory64": False, "wasmExceptions": True}
+CHROMIUM = {
+    "simd": True,
+    "relaxedSimd": True,
+    "jspi": True,
+    "memory64": True,
+    "wasmExceptions": True,
+}
+SAFARI = {
+    "simd": True,
+    "relaxedSimd": False,
+    "jspi": False,
+    "memory64": False,
+    "wasmExceptions": True,
+}
 FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0"
 
 
 @pytest.mark.parametrize(
     ("features", "model_bytes", "gpu", "build"),
     [
-        (CHROMIUM, GIB, False, "simd"),  # ours on the CPU
-        (CHROMIUM, 2 * GIB - 1, False, "simd"),
+        (CHROMIUM, GIB, False, "simd-relaxed"),  # ours on the CPU, relaxed-SIMD kernels
+        (CHROMIUM, 2 * GIB - 1, False, "simd-relaxed"),
+        ({**CHROMIUM, "relaxedSimd": False}, GIB, False, "simd"),  # SIMD128 kernels
+        ({**CHROMIUM, "relaxedSimd": False}, 2 * GIB, False, "simd64"),
         (CHROMIUM, 2 * GIB, False, "simd64"),  # 2 GiB and more: our memory64 build
         (CHROMIUM, 3 * GIB, False, "simd64"),
         (CHROMIUM, 3 * GIB, True, "default"),
         (CHROMIUM, GIB, True, "default"),  # WebGPU lives in wllama's build
         ({**CHROMIUM, "simd": False}, GIB, False, "default"),
         ({**CHROMIUM, "wasmExceptions": False}, GIB, False, "simd-asyncify"),
-        ({**CHROMIUM, "memory64": False}, GIB, False, "simd"),
+        ({**CHROMIUM, "memory64": False}, GIB, False, "simd-relaxed"),
         ({**CHROMIUM, "memory64": False}, 3 * GIB, False, "compat"),
         (SAFARI, GIB, False, "simd-asyncify"),  # no JSPI: our Asyncify build
         (SAFARI, 2 * GIB - 1, False, "simd-asyncify"),
@@ -75,13 +92,15 @@ FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/1
         ({**CHROMIUM, "forcedBuild": "simd-asyncify"}, GIB, False, "simd-asyncify"),
         ({**CHROMIUM, "forcedBuild": "compat"}, GIB, False, "compat"),  # ?engine= wins
         ({**CHROMIUM, "forcedBuild": "simd64"}, GIB, False, "simd64"),
+        ({**CHROMIUM, "forcedBuild": "simd"}, GIB, False, "simd"),
+        ({**SAFARI, "forcedBuild": "simd-relaxed"}, GIB, False, "simd-relaxed"),
         (
             {**SAFARI, "jspi": True, "userAgent": FIREFOX_UA, "memory64": True},
             3 * GIB,
             False,
             "simd64",
         ),  # Firefox 153: JSPI and memory64
-        ({**CHROMIUM, "forcedBuild": "nonsense"}, GIB, False, "simd"),  # unknown: ignored
+        ({**CHROMIUM, "forcedBuild": "nonsense"}, GIB, False, "simd-relaxed"),  # ignored
     ],
 )
 def test_build_table(features: dict, model_bytes: int, gpu: bool, build: str) -> None:
@@ -99,7 +118,7 @@ def test_the_gpu_loads_wllamas_build_and_the_cpu_ours() -> None:
     gpu = {"available": True, "fallback": False, "shaderF16": True}
     env = Environment.from_probe({**PROBE, "webgpu": gpu})
     assert (env.backend, env.engine_build) == ("WebGPU", "default")
-    assert replace(env, force_cpu=True).engine_build == "simd"
+    assert replace(env, force_cpu=True).engine_build == "simd-relaxed"
 
 
 def test_not_isolated_means_one_thread() -> None:

@@ -23,10 +23,11 @@ def test_committed_builds_match_their_locks(name: str) -> None:
     lock = json.loads(variant.lock_path.read_text())
     paths = {output["path"] for output in lock["outputs"]}
     assert {f"wasm/wllama-{name}.wasm", f"wasm/wllama-{name}.js", "wasm/LICENCE.llama.cpp"} <= paths
-    assert set(variant.cmake_flags) <= set(lock["cmake_flags"])
+    assert lock["cmake_flags"] == variant.all_cmake_flags
     assert set(lock["patches"]) == {"emscripten.patch", "llama.cpp.patch", "wllama.patch"} | set(
-        variant.source_patches
+        variant.own_patches
     )
+    assert set(lock.get("kernels", {})) == set(variant.kernel_files)
 
 
 def test_every_variant_has_the_wasm_kernels_and_its_own_memory() -> None:
@@ -40,6 +41,24 @@ def test_every_variant_has_the_wasm_kernels_and_its_own_memory() -> None:
         "-DLLAMA_WASM_MEM64=ON" in simd64.cmake_flags
     )
     assert simd64.outputs == {"wllama.wasm": "wllama-simd64.wasm", "wllama.js": "wllama-simd64.js"}
+
+
+def test_the_relaxed_variant_is_simd_with_our_kernels_and_their_check() -> None:
+    simd, relaxed = build_wasm.VARIANTS["simd"], build_wasm.VARIANTS["simd-relaxed"]
+    assert relaxed.cmake_flags == simd.cmake_flags
+    assert [f for f in relaxed.all_cmake_flags if f not in simd.all_cmake_flags] == [
+        f"-DCMAKE_C_FLAGS={build_wasm.COMMON_C_FLAGS} -mrelaxed-simd",
+        f"-DCMAKE_CXX_FLAGS={build_wasm.COMMON_C_FLAGS} -mrelaxed-simd",
+    ]
+    assert relaxed.own_patches == ("relaxed-simd.patch",)
+    assert relaxed.kernel_files == ("quants-relaxed.c", "kernel-check.c")
+    assert set(relaxed.outputs.values()) == {
+        "wllama-simd-relaxed.wasm",
+        "wllama-simd-relaxed.js",
+        "kernels/kernel-check.wasm",
+        "kernels/kernel-check.js",
+    }
+    assert not simd.kernel_files and "-mrelaxed-simd" not in " ".join(simd.all_cmake_flags)
 
 
 def test_check_reports_a_changed_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,11 @@ const BUILDS = {
     wasm: new URL("../wasm/wllama-simd.wasm", import.meta.url).href,
     memory64: false,
   },
+  "simd-relaxed": {
+    worker: new URL("../wasm/wllama-simd-relaxed.js", import.meta.url).href,
+    wasm: new URL("../wasm/wllama-simd-relaxed.wasm", import.meta.url).href,
+    memory64: false,
+  },
   simd64: {
     worker: new URL("../wasm/wllama-simd64.js", import.meta.url).href,
     wasm: new URL("../wasm/wllama-simd64.wasm", import.meta.url).href,

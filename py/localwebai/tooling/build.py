@@ -35,6 +35,7 @@ SW_MARKER = "const PRECACHE = null; // @precache-manifest"
 REGISTER_MARKER = "const BUILD = null; // @build-settings"
 HEADERS_PATH = "_headers"
 ENGINE_BUILD_FILES = {
+    "simd-relaxed": ("wasm/wllama-simd-relaxed.js", "wasm/wllama-simd-relaxed.wasm"),
     "simd": ("wasm/wllama-simd.js", "wasm/wllama-simd.wasm"),
     "simd64": ("wasm/wllama-simd64.js", "wasm/wllama-simd64.wasm"),
     "simd-asyncify": ("wasm/wllama-simd-asyncify.js", "wasm/wllama-simd-asyncify.wasm"),
@@ -44,6 +45,8 @@ ENGINE_BUILD_FILES = {
 """Each wasm build's own files (environment.WASM_BUILDS): the service worker precaches a
 build's files only where this browser uses that build (sw.js, ``USED_HERE``)."""
 SKIPPED_NAMES = {"__pycache__", ".DS_Store"}
+KERNEL_SOURCES = "wasm/kernels/"
+"""Our wasm kernels' C sources and their check (scripts/build_wasm.py): not part of the site."""
 VERSION_LENGTH = 16
 # a root-absolute URL ("/x") in the page would break under a sub-path
 _ROOT_URL = re.compile(r"""(?:src|href)\s*=\s*["']/(?!/)""")
@@ -119,7 +122,8 @@ def shell_sources(source: Path) -> dict[str, Path]:
         if not (source / rel).is_file():
             raise BuildError(f"web/pyscript.json names {url}, but {source / rel} does not exist")
         files[rel.as_posix()] = source / rel
-    files.update(_tree(source / "wasm", "wasm"))
+    wasm = _tree(source / "wasm", "wasm")
+    files.update({rel: path for rel, path in wasm.items() if not rel.startswith(KERNEL_SOURCES)})
     return files
 
 

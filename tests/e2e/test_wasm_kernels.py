@@ -1,0 +1,38 @@
+"""Our relaxed-SIMD vec_dot kernels (wasm/kernels/quants-relaxed.c) against ggml's scalar ones,
+in real Chromium: wasm/kernels/kernel-check.js, linked by scripts/build_wasm.py from the
+simd-relaxed build's own ggml libraries, runs every kernel on random and edge-value blocks.
+
+Chromium, not node: node 20's V8 (11.3, relaxed SIMD behind a flag) computes the relaxed dot
+wrongly in its baseline compiler (Liftoff: twice the products, the accumulator dropped), so a
+check there says nothing about the browsers the build is for.
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+import serve
+from tests.support.browser import guarded
+from tests.support.kernel_check import KERNELS, run_kernel_check
+
+
+def test_relaxed_kernels_equal_ggmls_scalar_ones(page: Page, app_server: serve.AppServer):
+    with guarded(page):
+        rows = run_kernel_check(page, app_server.url, "check")
+    results = {row["kernel"]: row for row in rows}
+    assert sorted(results) == sorted(KERNELS)
+    for name, row in results.items():
+        assert row["mismatches"] == 0, name
+        # every fill of weights by activations at three lengths, unit and random scales
+        assert row["cases"] == 528, name
+        # some with integer sums small enough to be compared bit for bit
+        assert row["exact_cases"] >= 40, name
+
+
+def test_the_timing_mode_times_all_three_of_each_kernel(page: Page, app_server: serve.AppServer):
+    with guarded(page):
+        rows = run_kernel_check(page, app_server.url, "bench")
+    assert [row["kernel"] for row in rows] == list(KERNELS)
+    for row in rows:
+        assert set(row["ns_per_256"]) == {"generic", "simd128", "relaxed"}
+        assert all(ns > 0 for ns in row["ns_per_256"].values())

@@ -1,0 +1,288 @@
+// Checks and times our relaxed-SIMD vec_dot kernels (quants-relaxed.c) against ggml's scalar
+// reference (*_generic) and ggml's SIMD128 kernels (*_simd128), linked from a relaxed build's own
+// ggml libraries (scripts/build_wasm.py builds wasm/kernel-check.{js,wasm} with it; run under
+// node --experimental-wasm-relaxed-simd, tests/unit/test_wasm_kernels.py).
+//
+//     node wasm/kernel-check.js check   one JSON line per kernel: cases, mismatches, the worst
+//     node wasm/kernel-check.js bench   ns per 256 weights for generic, simd128 and relaxed
+//
+// Cases per kernel, in rows of 1, 9 and 64 blocks: random blocks, and edge blocks (every quant at its largest and smallest,
+// activations at -128 and 127, scales at their extremes). With unit scales every kernel sums
+// integers, so where the sum of the terms' magnitudes is below 2^24 (every partial sum is then
+// exact in float) the results must be equal bit for bit; otherwise they may differ only by float
+// rounding: 1e-6 of that sum of magnitudes.
+
+#include "ggml.h"
+#include "ggml-cpu.h"
+#include "ggml-common.h"
+#include "ggml-quants.h"
+#include "quants.h"
+
+#include <emscripten.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DECLARE(name)                                                                           \
+    void name##_simd128(int n, float * s, size_t bs, const void * x, size_t bx, const void * y, \
+                        size_t by, int nrc);
+DECLARE(ggml_vec_dot_q4_0_q8_0)
+DECLARE(ggml_vec_dot_q4_1_q8_1)
+DECLARE(ggml_vec_dot_q5_0_q8_0)
+DECLARE(ggml_vec_dot_q5_1_q8_1)
+DECLARE(ggml_vec_dot_q8_0_q8_0)
+DECLARE(ggml_vec_dot_q4_K_q8_K)
+DECLARE(ggml_vec_dot_q5_K_q8_K)
+DECLARE(ggml_vec_dot_q6_K_q8_K)
+
+typedef void (*vec_dot_fn)(int, float *, size_t, const void *, size_t, const void *, size_t, int);
+
+enum activation { Q8_0, Q8_1, Q8_K };
+
+typedef struct {
+    const char * name;
+    size_t block_bytes;
+    int block_elements;
+    enum activation activation;
+    vec_dot_fn relaxed, simd128, generic;
+    void (*dequantize)(const void * x, float * y, int64_t k);
+    float min_scale;  // the largest 6-bit min of a Q4_K/Q5_K sub-block (0: the type has none)
+} kernel;
+
+#define DEQUANTIZE(type) (void (*)(const void *, float *, int64_t)) dequantize_row_##type
+
+static const kernel KERNELS[] = {
+    {"q4_0", sizeof(block_q4_0), QK4_0, Q8_0, ggml_vec_dot_q4_0_q8_0, ggml_vec_dot_q4_0_q8_0_simd128, ggml_vec_dot_q4_0_q8_0_generic, DEQUANTIZE(q4_0), 0},
+    {"q4_1", sizeof(block_q4_1), QK4_1, Q8_1, ggml_vec_dot_q4_1_q8_1, ggml_vec_dot_q4_1_q8_1_simd128, ggml_vec_dot_q4_1_q8_1_generic, DEQUANTIZE(q4_1), 0},
+    {"q5_0", sizeof(block_q5_0), QK5_0, Q8_0, ggml_vec_dot_q5_0_q8_0, ggml_vec_dot_q5_0_q8_0_simd128, ggml_vec_dot_q5_0_q8_0_generic, DEQUANTIZE(q5_0), 0},
+    {"q5_1", sizeof(block_q5_1), QK5_1, Q8_1, ggml_vec_dot_q5_1_q8_1, ggml_vec_dot_q5_1_q8_1_simd128, ggml_vec_dot_q5_1_q8_1_generic, DEQUANTIZE(q5_1), 0},
+    {"q8_0", sizeof(block_q8_0), QK8_0, Q8_0, ggml_vec_dot_q8_0_q8_0, ggml_vec_dot_q8_0_q8_0_simd128, ggml_vec_dot_q8_0_q8_0_generic, DEQUANTIZE(q8_0), 0},
+    {"q4_K", sizeof(block_q4_K), QK_K, Q8_K, ggml_vec_dot_q4_K_q8_K, ggml_vec_dot_q4_K_q8_K_simd128, ggml_vec_dot_q4_K_q8_K_generic, DEQUANTIZE(q4_K), 63},
+    {"q5_K", sizeof(block_q5_K), QK_K, Q8_K, ggml_vec_dot_q5_K_q8_K, ggml_vec_dot_q5_K_q8_K_simd128, ggml_vec_dot_q5_K_q8_K_generic, DEQUANTIZE(q5_K), 63},
+    {"q6_K", sizeof(block_q6_K), QK_K, Q8_K, ggml_vec_dot_q6_K_q8_K, ggml_vec_dot_q6_K_q8_K_simd128, ggml_vec_dot_q6_K_q8_K_generic, DEQUANTIZE(q6_K), 0},
+};
+#define N_KERNELS (sizeof(KERNELS) / sizeof(KERNELS[0]))
+
+static uint32_t rng_state = 0x9E3779B9u;
+
+static uint32_t next_random(void) {  // xorshift32: the same cases on every run
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+enum fill { RANDOM, HIGHEST, LOWEST, ALTERNATING, SIGN_EDGE };
+#define N_FILLS 5
+
+static uint8_t fill_byte(enum fill fill, int index) {
+    switch (fill) {
+        case HIGHEST: return 0xFF;
+        case LOWEST: return 0x00;
+        case ALTERNATING: return index % 2 ? 0xFF : 0x00;
+        case SIGN_EDGE: return index % 2 ? 0x7F : 0x80;
+        default: return (uint8_t) next_random();
+    }
+}
+
+static int8_t fill_activation(enum fill fill, int index) {
+    switch (fill) {
+        case HIGHEST: return 127;
+        case LOWEST: return -128;
+        case ALTERNATING: return index % 2 ? 127 : -128;
+        case SIGN_EDGE: return index % 3 ? -128 : 127;
+        default: return (int8_t) next_random();
+    }
+}
+
+static ggml_fp16_t half(float value) { return ggml_fp32_to_fp16(value); }
+
+static float random_scale(void) { return 0.5f + (next_random() % 1024) / 682.0f; }
+
+// The weight blocks: every byte as `fill`, then each fp16 scale field set to `scale` (1 or random).
+static void make_weights(const kernel * k, uint8_t * x, int blocks, enum fill fill, int unit) {
+    for (int b = 0; b < blocks; ++b) {
+        uint8_t * block = x + b * k->block_bytes;
+        for (size_t i = 0; i < k->block_bytes; ++i) block[i] = fill_byte(fill, (int) i);
+        const float d = unit ? 1.0f : random_scale();
+        const float m = unit ? 1.0f : random_scale();
+        if (!strcmp(k->name, "q4_0")) ((block_q4_0 *) block)->d = half(d);
+        if (!strcmp(k->name, "q5_0")) ((block_q5_0 *) block)->d = half(d);
+        if (!strcmp(k->name, "q8_0")) ((block_q8_0 *) block)->d = half(d);
+        if (!strcmp(k->name, "q4_1")) { ((block_q4_1 *) block)->d = half(d); ((block_q4_1 *) block)->m = half(m); }
+        if (!strcmp(k->name, "q5_1")) { ((block_q5_1 *) block)->d = half(d); ((block_q5_1 *) block)->m = half(m); }
+        if (!strcmp(k->name, "q4_K")) { ((block_q4_K *) block)->d = half(d); ((block_q4_K *) block)->dmin = half(m); }
+        if (!strcmp(k->name, "q5_K")) { ((block_q5_K *) block)->d = half(d); ((block_q5_K *) block)->dmin = half(m); }
+        if (!strcmp(k->name, "q6_K")) ((block_q6_K *) block)->d = half(d);
+    }
+}
+
+// The activation blocks, consistent as ggml's quantizers make them (q8_1's s, q8_K's bsums).
+static void make_activations(const kernel * k, uint8_t * y, int n, enum fill fill, int unit) {
+    const float d = unit ? 1.0f : random_scale();
+    if (k->activation == Q8_K) {
+        block_q8_K * blocks = (block_q8_K *) y;
+        for (int b = 0; b < n / QK_K; ++b) {
+            blocks[b].d = d;
+            for (int i = 0; i < QK_K; ++i) blocks[b].qs[i] = fill_activation(fill, i);
+            for (int g = 0; g < QK_K / 16; ++g) {
+                int sum = 0;
+                for (int i = 0; i < 16; ++i) sum += blocks[b].qs[16 * g + i];
+                blocks[b].bsums[g] = (int16_t) sum;
+            }
+        }
+    } else if (k->activation == Q8_1) {
+        block_q8_1 * blocks = (block_q8_1 *) y;
+        for (int b = 0; b < n / QK8_1; ++b) {
+            int sum = 0;
+            for (int i = 0; i < QK8_1; ++i) sum += blocks[b].qs[i] = fill_activation(fill, i);
+            blocks[b].d = half(d);
+            blocks[b].s = half(d * sum);
+        }
+    } else {
+        block_q8_0 * blocks = (block_q8_0 *) y;
+        for (int b = 0; b < n / QK8_0; ++b) {
+            for (int i = 0; i < QK8_0; ++i) blocks[b].qs[i] = fill_activation(fill, i);
+            blocks[b].d = half(d);
+        }
+    }
+}
+
+static size_t activation_bytes(const kernel * k, int n) {
+    switch (k->activation) {
+        case Q8_K: return n / QK_K * sizeof(block_q8_K);
+        case Q8_1: return n / QK8_1 * sizeof(block_q8_1);
+        default: return n / QK8_0 * sizeof(block_q8_0);
+    }
+}
+
+// The activations as values (quant × scale) of a block row of n.
+static void activation_values(const kernel * k, const uint8_t * y, int n, float * out) {
+    for (int i = 0; i < n; ++i) {
+        if (k->activation == Q8_K) {
+            const block_q8_K * b = (const block_q8_K *) y + i / QK_K;
+            out[i] = b->qs[i % QK_K] * b->d;
+        } else if (k->activation == Q8_1) {
+            const block_q8_1 * b = (const block_q8_1 *) y + i / QK8_1;
+            out[i] = b->qs[i % QK8_1] * ggml_fp16_to_fp32(b->d);
+        } else {
+            const block_q8_0 * b = (const block_q8_0 *) y + i / QK8_0;
+            out[i] = b->qs[i % QK8_0] * ggml_fp16_to_fp32(b->d);
+        }
+    }
+}
+
+// Σ |terms| of the dot product, which bounds every partial sum of any summation order: from
+// the dequantized weights, plus, for types with mins, the mins' own part (summed apart).
+static double magnitude(const kernel * k, const uint8_t * x, const uint8_t * y, int n) {
+    float * w = malloc(n * sizeof(float));
+    float * a = malloc(n * sizeof(float));
+    k->dequantize(x, w, n);
+    activation_values(k, y, n, a);
+    double total = 0;
+    for (int i = 0; i < n; ++i) {
+        double dmin = 0;
+        if (k->min_scale > 0) {
+            const block_q4_K * block = (const block_q4_K *) (x + i / QK_K * k->block_bytes);
+            dmin = fabs(ggml_fp16_to_fp32(block->dmin));  // q5_K starts with the same d, dmin
+        }
+        total += (fabs(w[i]) + 2 * k->min_scale * dmin) * fabs(a[i]);
+    }
+    free(w);
+    free(a);
+    return total;
+}
+
+static void check(void) {
+    static const int row_blocks[] = {1, 9, 64};  // odd counts too: kernels that pair blocks
+    for (size_t ki = 0; ki < N_KERNELS; ++ki) {
+        const kernel * k = &KERNELS[ki];
+        int cases = 0, mismatches = 0, exact_cases = 0;
+        double worst = 0.0;
+        for (size_t li = 0; li < sizeof(row_blocks) / sizeof(row_blocks[0]); ++li) {
+            const int n = row_blocks[li] * k->block_elements;
+            uint8_t * x = malloc(n / k->block_elements * k->block_bytes);
+            uint8_t * y = malloc(activation_bytes(k, n));
+            for (int unit = 0; unit < 2; ++unit) {
+                for (int wf = 0; wf < N_FILLS; ++wf) {
+                    for (int af = 0; af < N_FILLS; ++af) {
+                        for (int rep = 0; rep < (wf == RANDOM || af == RANDOM ? 8 : 1); ++rep) {
+                            make_weights(k, x, n / k->block_elements, (enum fill) wf, unit);
+                            make_activations(k, y, n, (enum fill) af, unit);
+                            float relaxed = 0, reference = 0;
+                            k->relaxed(n, &relaxed, 0, x, 0, y, 0, 1);
+                            k->generic(n, &reference, 0, x, 0, y, 0, 1);
+                            ++cases;
+                            const double bound = magnitude(k, x, y, n);
+                            const int exact = unit && bound < 16777216.0;
+                            exact_cases += exact;
+                            const double error = fabs((double) relaxed - reference);
+                            const double allowed = exact ? 0.0 : 1e-6 * bound;
+                            if (!(error <= allowed)) {
+                                if (mismatches < 3) {
+                                    fprintf(stderr, "%s n=%d unit=%d weights=%d activations=%d: relaxed %.9g, generic %.9g\n",
+                                            k->name, n, unit, wf, af, relaxed, reference);
+                                }
+                                ++mismatches;
+                            }
+                            const double relative = error / (fabs(reference) > 1 ? fabs(reference) : 1);
+                            if (relative > worst) worst = relative;
+                        }
+                    }
+                }
+            }
+            free(x);
+            free(y);
+        }
+        printf("{\"kernel\": \"%s\", \"cases\": %d, \"exact_cases\": %d, \"mismatches\": %d, \"worst_relative\": %.3g}\n",
+               k->name, cases, exact_cases, mismatches, worst);
+    }
+}
+
+static double time_kernel(vec_dot_fn fn, int n, const void * x, const void * y, int reps) {
+    float sink = 0, out = 0;
+    const double start = emscripten_get_now();
+    for (int r = 0; r < reps; ++r) {
+        fn(n, &out, 0, x, 0, y, 0, 1);
+        sink += out;
+    }
+    const double ms = emscripten_get_now() - start;
+    if (sink == 12345.678f) puts("");  // keeps the calls
+    return ms * 1e6 / reps / (n / 256.0);
+}
+
+static void bench(void) {
+    const int n = 4096, rows = 64, reps = 400;  // a 64×4096 weight matrix (144 KB-272 KB)
+    for (size_t ki = 0; ki < N_KERNELS; ++ki) {
+        const kernel * k = &KERNELS[ki];
+        const size_t row_bytes = n / k->block_elements * k->block_bytes;
+        uint8_t * x = malloc(row_bytes * rows);
+        uint8_t * y = malloc(activation_bytes(k, n));
+        make_weights(k, x, n / k->block_elements * rows, RANDOM, 0);
+        make_activations(k, y, n, RANDOM, 0);
+        double ns[3] = {1e30, 1e30, 1e30};
+        const vec_dot_fn fns[3] = {k->generic, k->simd128, k->relaxed};
+        for (int round = 0; round < 5; ++round) {  // best of 5, interleaved
+            for (int f = 0; f < 3; ++f) {
+                double total = 0;
+                for (int row = 0; row < rows; ++row) total += time_kernel(fns[f], n, x + row * row_bytes, y, reps);
+                if (total / rows < ns[f]) ns[f] = total / rows;
+            }
+        }
+        printf("{\"kernel\": \"%s\", \"ns_per_256\": {\"generic\": %.1f, \"simd128\": %.1f, \"relaxed\": %.1f}}\n",
+               k->name, ns[0], ns[1], ns[2]);
+        free(x);
+        free(y);
+    }
+}
+
+int main(int argc, char ** argv) {
+    ggml_cpu_init();  // the fp16 table the kernels read
+    if (argc > 1 && !strcmp(argv[1], "bench")) {
+        bench();
+    } else {
+        check();
+    }
+    return 0;
+}

@@ -1,0 +1,338 @@
+// Relaxed-SIMD dot products of ggml's quantized weights with their 8-bit activations: the
+// vec_dot kernels of our relaxed wasm builds (scripts/build_wasm.py copies this file next to
+// ggml's arch/wasm/quants.c; wasm_patches/relaxed-simd.patch builds it and renames ggml's own
+// SIMD128 kernels of these types to *_simd128, so these take their place). Compiled only with
+// -mrelaxed-simd; nothing here depends on memory64, JSPI or Asyncify.
+//
+// THE OPERAND RULE. Every kernel is built on i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c): each
+// i32 lane of c gains four products a[k] * b[k], a a signed byte. Engines read the second, "7-bit"
+// operand b differently: V8 on x86 with AVX-VNNI as an unsigned byte (vpdpbusd), with
+// AVX-VNNI-INT8 as a signed one (vpdpbssd), without VNNI through pmaddubsw (unsigned, pairs
+// saturated to i16); ARM's sdot reads it signed. They all give the same, exact sums only when
+// every b lies in 0..127 (then a pair is at most 2 * 128 * 127 = 32512: no saturation either).
+// So here b always holds the WEIGHTS' UNSIGNED QUANTS (nibbles 0..15, 5-bit 0..31, 6-bit 0..63,
+// the low seven bits of Q8_0's bytes) or a small constant, and a holds the activations (any
+// int8). A type's offset (-8, -16, -32) is taken out afterwards with the activations' sums (a dot
+// with a splat of the offset, or q8_K's bsums), and Q8_0's sign bit with the sum of the
+// activations under negative weights. An upstream attempt that put signed activations in b gave
+// garbage text on x86. Checked against ggml's scalar kernels by wasm/kernels/kernel-check.c.
+//
+// Several independent accumulator chains per block: one chain loses the instruction's gain.
+
+#if defined(__wasm_relaxed_simd__)
+
+#define GGML_COMMON_IMPL_C
+#include "ggml-common.h"
+#include "ggml-quants.h"
+#include "ggml-impl.h"
+#include "ggml-cpu.h"
+#include "simd-mappings.h"
+
+#include "../../quants.h"
+#include "../../ggml-cpu-impl.h"
+
+#include <assert.h>
+#include <string.h>
+#include <wasm_simd128.h>
+
+#define UNUSED GGML_UNUSED
+#define DOT(a, b, acc) wasm_i32x4_relaxed_dot_i8x16_i7x16_add((a), (b), (acc))
+#define FP16(x) GGML_CPU_FP16_TO_FP32(x)
+
+static inline float hsum_f32x4(v128_t v) {
+    return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
+           wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+static inline int32_t hsum_i32x4(v128_t v) {
+    return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
+           wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
+}
+
+static inline v128_t scaled(v128_t isum, float d) {
+    return wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(d));
+}
+
+// The fifth bits of Q5_0/Q5_1 blocks (32 bits, bit j for element j) spread to bytes by table,
+// 8 elements per entry: FIFTH[b] has 0x10 in byte k where bit k of b is set, NOT_FIFTH[b] where
+// it is clear (Q5_0's -16 then costs no extra dot: q - 16 = (q & 15) - 16·[bit clear]).
+#define SPREAD(b, set) \
+    ((((b) >> 0 & 1) == (set) ? 0x10ull : 0) | (((b) >> 1 & 1) == (set) ? 0x10ull : 0) << 8 | \
+     (((b) >> 2 & 1) == (set) ? 0x10ull : 0) << 16 | (((b) >> 3 & 1) == (set) ? 0x10ull : 0) << 24 | \
+     (((b) >> 4 & 1) == (set) ? 0x10ull : 0) << 32 | (((b) >> 5 & 1) == (set) ? 0x10ull : 0) << 40 | \
+     (((b) >> 6 & 1) == (set) ? 0x10ull : 0) << 48 | (((b) >> 7 & 1) == (set) ? 0x10ull : 0) << 56)
+#define SPREAD4(b, s) SPREAD(b, s), SPREAD((b) + 1, s), SPREAD((b) + 2, s), SPREAD((b) + 3, s)
+#define SPREAD16(b, s) SPREAD4(b, s), SPREAD4((b) + 4, s), SPREAD4((b) + 8, s), SPREAD4((b) + 12, s)
+#define SPREAD64(b, s) SPREAD16(b, s), SPREAD16((b) + 16, s), SPREAD16((b) + 32, s), SPREAD16((b) + 48, s)
+static const uint64_t FIFTH[256] = {SPREAD64(0, 1), SPREAD64(64, 1), SPREAD64(128, 1), SPREAD64(192, 1)};
+static const uint64_t NOT_FIFTH[256] = {SPREAD64(0, 0), SPREAD64(64, 0), SPREAD64(128, 0), SPREAD64(192, 0)};
+
+// A table's bytes for elements 0..15 (qh[0], qh[1]) in *lo and 16..31 (qh[2], qh[3]) in *hi.
+static inline void spread_bits(const uint64_t table[256], const uint8_t qh[4], v128_t * lo, v128_t * hi) {
+    *lo = wasm_v128_load64_lane(&table[qh[1]], wasm_v128_load64_zero(&table[qh[0]]), 1);
+    *hi = wasm_v128_load64_lane(&table[qh[3]], wasm_v128_load64_zero(&table[qh[2]]), 1);
+}
+
+// Σ a·q over one 32-element block: q's elements 0..15 in q_lo, 16..31 in q_hi (each 0..127).
+static inline v128_t dot32(const int8_t * a, v128_t q_lo, v128_t q_hi) {
+    const v128_t zero = wasm_i32x4_splat(0);
+    return DOT(wasm_v128_load(a + 16), q_hi, DOT(wasm_v128_load(a), q_lo, zero));
+}
+
+// offset · Σ a over one 32-element block (offset in 0..127).
+static inline v128_t offset32(const int8_t * a, v128_t offset) {
+    const v128_t zero = wasm_i32x4_splat(0);
+    return DOT(wasm_v128_load(a + 16), offset, DOT(wasm_v128_load(a), offset, zero));
+}
+
+void ggml_vec_dot_q4_0_q8_0(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
+    assert(n % QK8_0 == 0);
+    assert(nrc == 1);
+    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+    const block_q4_0 * GGML_RESTRICT x = vx;
+    const block_q8_0 * GGML_RESTRICT y = vy;
+    const int nb = n / QK8_0;
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    const v128_t eight = wasm_i8x16_splat(8);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int ib = 0; ib < nb; ++ib) {
+        const v128_t q = wasm_v128_load(x[ib].qs);
+        const v128_t isum = wasm_i32x4_sub(dot32(y[ib].qs, wasm_v128_and(q, m4), wasm_u8x16_shr(q, 4)),
+                                           offset32(y[ib].qs, eight));
+        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[ib].d) * FP16(y[ib].d)));
+    }
+    *s = hsum_f32x4(acc);
+}
+
+void ggml_vec_dot_q4_1_q8_1(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
+    assert(n % QK8_1 == 0);
+    assert(nrc == 1);
+    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+    const block_q4_1 * GGML_RESTRICT x = vx;
+    const block_q8_1 * GGML_RESTRICT y = vy;
+    const int nb = n / QK8_1;
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float mins = 0.0f;
+    for (int ib = 0; ib < nb; ++ib) {
+        const v128_t q = wasm_v128_load(x[ib].qs);
+        const v128_t isum = dot32(y[ib].qs, wasm_v128_and(q, m4), wasm_u8x16_shr(q, 4));
+        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[ib].d) * FP16(y[ib].d)));
+        mins += FP16(x[ib].m) * FP16(y[ib].s);
+    }
+    *s = hsum_f32x4(acc) + mins;
+}
+
+void ggml_vec_dot_q5_0_q8_0(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
+    assert(n % QK8_0 == 0);
+    assert(nrc == 1);
+    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+    const block_q5_0 * GGML_RESTRICT x = vx;
+    const block_q8_0 * GGML_RESTRICT y = vy;
+    const int nb = n / QK8_0;
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int ib = 0; ib < nb; ++ib) {
+        v128_t clear_lo, clear_hi;
+        spread_bits(NOT_FIFTH, x[ib].qh, &clear_lo, &clear_hi);
+        const v128_t q = wasm_v128_load(x[ib].qs);
+        const v128_t isum = wasm_i32x4_sub(dot32(y[ib].qs, wasm_v128_and(q, m4), wasm_u8x16_shr(q, 4)),
+                                           dot32(y[ib].qs, clear_lo, clear_hi));
+        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[ib].d) * FP16(y[ib].d)));
+    }
+    *s = hsum_f32x4(acc);
+}
+
+void ggml_vec_dot_q5_1_q8_1(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
+    assert(n % QK8_1 == 0);
+    assert(nrc == 1);
+    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+    const block_q5_1 * GGML_RESTRICT x = vx;
+    const block_q8_1 * GGML_RESTRICT y = vy;
+    const int nb = n / QK8_1;
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float mins = 0.0f;
+    for (int ib = 0; ib < nb; ++ib) {
+        v128_t hi_lo, hi_hi;
+        spread_bits(FIFTH, x[ib].qh, &hi_lo, &hi_hi);
+        const v128_t q = wasm_v128_load(x[ib].qs);
+        const v128_t q_lo = wasm_v128_or(wasm_v128_and(q, m4), hi_lo);
+        const v128_t q_hi = wasm_v128_or(wasm_u8x16_shr(q, 4), hi_hi);
+        acc = wasm_f32x4_add(acc, scaled(dot32(y[ib].qs, q_lo, q_hi), FP16(x[ib].d) * FP16(y[ib].d)));
+        mins += FP16(x[ib].m) * FP16(y[ib].s);
+    }
+    *s = hsum_f32x4(acc) + mins;
+}
+
+void ggml_vec_dot_q8_0_q8_0(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
+    assert(n % QK8_0 == 0);
+    assert(nrc == 1);
+    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+    const block_q8_0 * GGML_RESTRICT x = vx;
+    const block_q8_0 * GGML_RESTRICT y = vy;
+    const int nb = n / QK8_0;
+    const v128_t low7 = wasm_i8x16_splat(0x7F);
+    const v128_t one = wasm_i8x16_splat(1);
+    const v128_t zero = wasm_i32x4_splat(0);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int ib = 0; ib < nb; ++ib) {
+        // w = (w & 0x7F) - 128·[w < 0]: Σ a·w = Σ a·(w & 0x7F) - 128·Σ_{w<0} a
+        const v128_t w0 = wasm_v128_load(x[ib].qs);
+        const v128_t w1 = wasm_v128_load(x[ib].qs + 16);
+        const v128_t a0 = wasm_v128_load(y[ib].qs);
+        const v128_t a1 = wasm_v128_load(y[ib].qs + 16);
+        const v128_t low = DOT(a1, wasm_v128_and(w1, low7), DOT(a0, wasm_v128_and(w0, low7), zero));
+        const v128_t under_negative = DOT(wasm_v128_and(a1, wasm_i8x16_shr(w1, 7)), one,
+                                          DOT(wasm_v128_and(a0, wasm_i8x16_shr(w0, 7)), one, zero));
+        const v128_t isum = wasm_i32x4_sub(low, wasm_i32x4_shl(under_negative, 7));
+        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[ib].d) * FP16(y[ib].d)));
+    }
+    *s = hsum_f32x4(acc);
+}
+
+// The 6-bit scales and mins of a Q4_K/Q5_K block (ggml's packing): scales in out[0..7], mins in
+// out[8..15].
+static inline void k_scales_mins(const uint8_t packed[12], uint8_t out[16]) {
+    static const uint32_t kmask1 = 0x3f3f3f3f;
+    static const uint32_t kmask2 = 0x0f0f0f0f;
+    static const uint32_t kmask3 = 0x03030303;
+    uint32_t utmp[4];
+    memcpy(utmp, packed, 12);
+    utmp[3] = ((utmp[2] >> 4) & kmask2) | (((utmp[1] >> 6) & kmask3) << 4);
+    const uint32_t uaux = utmp[1] & kmask1;
+    utmp[1] = (utmp[2] & kmask2) | (((utmp[0] >> 6) & kmask3) << 4);
+    utmp[2] = uaux;
+    utmp[0] &= kmask1;
+    memcpy(out, utmp, 16);
+}
+
+// Σ_j mins[j] · (bsums[2j] + bsums[2j+1]): the activations under each 32-element sub-block.
+static inline int32_t k_mins_sum(const int16_t bsums[16], const uint8_t mins[8]) {
+    const v128_t pairs_lo = wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(bsums));
+    const v128_t pairs_hi = wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(bsums + 8));
+    const v128_t m = wasm_u16x8_load8x8(mins);
+    const v128_t m_lo = wasm_u32x4_extend_low_u16x8(m);
+    const v128_t m_hi = wasm_u32x4_extend_high_u16x8(m);
+    return hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(pairs_lo, m_lo), wasm_i32x4_mul(pairs_hi, m_hi)));
+}
+
+void ggml_vec_dot_q4_K_q8_K(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
+    assert(n % QK_K == 0);
+    assert(nrc == 1);
+    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+    const block_q4_K * GGML_RESTRICT x = vx;
+    const block_q8_K * GGML_RESTRICT y = vy;
+    const int nb = n / QK_K;
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float mins = 0.0f;
+    uint8_t sm[16];
+    for (int i = 0; i < nb; ++i) {
+        k_scales_mins(x[i].scales, sm);
+        const uint8_t * GGML_RESTRICT q4 = x[i].qs;
+        const int8_t * GGML_RESTRICT q8 = y[i].qs;
+        v128_t isum = wasm_i32x4_splat(0);
+        for (int j = 0; j < QK_K/64; ++j) {
+            const v128_t w0 = wasm_v128_load(q4 + 32*j);
+            const v128_t w1 = wasm_v128_load(q4 + 32*j + 16);
+            const v128_t lo = dot32(q8 + 64*j, wasm_v128_and(w0, m4), wasm_v128_and(w1, m4));
+            const v128_t hi = dot32(q8 + 64*j + 32, wasm_u8x16_shr(w0, 4), wasm_u8x16_shr(w1, 4));
+            isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sm[2*j])),
+                                                       wasm_i32x4_mul(hi, wasm_i32x4_splat(sm[2*j + 1]))));
+        }
+        acc = wasm_f32x4_add(acc, scaled(isum, y[i].d * FP16(x[i].d)));
+        mins += y[i].d * FP16(x[i].dmin) * k_mins_sum(y[i].bsums, sm + 8);
+    }
+    *s = hsum_f32x4(acc) - mins;
+}
+
+void ggml_vec_dot_q5_K_q8_K(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
+    assert(n % QK_K == 0);
+    assert(nrc == 1);
+    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+    const block_q5_K * GGML_RESTRICT x = vx;
+    const block_q8_K * GGML_RESTRICT y = vy;
+    const int nb = n / QK_K;
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    const v128_t fifth = wasm_i8x16_splat(0x10);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float mins = 0.0f;
+    uint8_t sm[16];
+    for (int i = 0; i < nb; ++i) {
+        k_scales_mins(x[i].scales, sm);
+        const uint8_t * GGML_RESTRICT q4 = x[i].qs;
+        const int8_t * GGML_RESTRICT q8 = y[i].qs;
+        // bit 2j of qh[l] is the fifth bit of element 64j + l, bit 2j+1 of element 64j + 32 + l
+        v128_t h0 = wasm_v128_load(x[i].qh);
+        v128_t h1 = wasm_v128_load(x[i].qh + 16);
+        v128_t isum = wasm_i32x4_splat(0);
+        for (int j = 0; j < QK_K/64; ++j) {
+            const v128_t w0 = wasm_v128_load(q4 + 32*j);
+            const v128_t w1 = wasm_v128_load(q4 + 32*j + 16);
+            const v128_t lo = dot32(q8 + 64*j,
+                wasm_v128_or(wasm_v128_and(w0, m4), wasm_v128_and(wasm_i8x16_shl(h0, 4), fifth)),
+                wasm_v128_or(wasm_v128_and(w1, m4), wasm_v128_and(wasm_i8x16_shl(h1, 4), fifth)));
+            const v128_t hi = dot32(q8 + 64*j + 32,
+                wasm_v128_or(wasm_u8x16_shr(w0, 4), wasm_v128_and(wasm_i8x16_shl(h0, 3), fifth)),
+                wasm_v128_or(wasm_u8x16_shr(w1, 4), wasm_v128_and(wasm_i8x16_shl(h1, 3), fifth)));
+            h0 = wasm_u8x16_shr(h0, 2);
+            h1 = wasm_u8x16_shr(h1, 2);
+            isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sm[2*j])),
+                                                       wasm_i32x4_mul(hi, wasm_i32x4_splat(sm[2*j + 1]))));
+        }
+        acc = wasm_f32x4_add(acc, scaled(isum, y[i].d * FP16(x[i].d)));
+        mins += y[i].d * FP16(x[i].dmin) * k_mins_sum(y[i].bsums, sm + 8);
+    }
+    *s = hsum_f32x4(acc) - mins;
+}
+
+void ggml_vec_dot_q6_K_q8_K(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
+    assert(n % QK_K == 0);
+    assert(nrc == 1);
+    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+    const block_q6_K * GGML_RESTRICT x = vx;
+    const block_q8_K * GGML_RESTRICT y = vy;
+    const int nb = n / QK_K;
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    const v128_t m30 = wasm_i8x16_splat(0x30);
+    const v128_t zero = wasm_i32x4_splat(0);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int i = 0; i < nb; ++i) {
+        const int8_t * GGML_RESTRICT sc = x[i].scales;
+        // the -32 of every weight: 32 · Σ_k scale_k · bsum_k over the 16 groups of 16
+        const v128_t scales = wasm_v128_load(sc);
+        const v128_t offsets = wasm_i32x4_add(
+            wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums), wasm_i16x8_extend_low_i8x16(scales)),
+            wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums + 8), wasm_i16x8_extend_high_i8x16(scales)));
+        v128_t isum = wasm_i32x4_mul(offsets, wasm_i32x4_splat(-32));
+        for (int half = 0; half < QK_K/128; ++half) {
+            const uint8_t * GGML_RESTRICT ql = x[i].ql + 64*half;
+            const uint8_t * GGML_RESTRICT qh = x[i].qh + 32*half;
+            const int8_t * GGML_RESTRICT q8 = y[i].qs + 128*half;
+            const int8_t * GGML_RESTRICT group_scale = sc + 8*half;
+            for (int l = 0; l < 2; ++l) {  // elements 16l .. 16l+15 of each 32-element group
+                const v128_t a = wasm_v128_load(ql + 16*l);
+                const v128_t b = wasm_v128_load(ql + 32 + 16*l);
+                const v128_t h = wasm_v128_load(qh + 16*l);
+                const v128_t q0 = wasm_v128_or(wasm_v128_and(a, m4), wasm_v128_and(wasm_i8x16_shl(h, 4), m30));
+                const v128_t q1 = wasm_v128_or(wasm_v128_and(b, m4), wasm_v128_and(wasm_i8x16_shl(h, 2), m30));
+                const v128_t q2 = wasm_v128_or(wasm_u8x16_shr(a, 4), wasm_v128_and(h, m30));
+                const v128_t q3 = wasm_v128_or(wasm_u8x16_shr(b, 4), wasm_v128_and(wasm_u8x16_shr(h, 2), m30));
+                const v128_t d0 = DOT(wasm_v128_load(q8 + 16*l), q0, zero);
+                const v128_t d1 = DOT(wasm_v128_load(q8 + 32 + 16*l), q1, zero);
+                const v128_t d2 = DOT(wasm_v128_load(q8 + 64 + 16*l), q2, zero);
+                const v128_t d3 = DOT(wasm_v128_load(q8 + 96 + 16*l), q3, zero);
+                isum = wasm_i32x4_add(isum, wasm_i32x4_add(
+                    wasm_i32x4_add(wasm_i32x4_mul(d0, wasm_i32x4_splat(group_scale[l])),
+                                   wasm_i32x4_mul(d1, wasm_i32x4_splat(group_scale[2 + l]))),
+                    wasm_i32x4_add(wasm_i32x4_mul(d2, wasm_i32x4_splat(group_scale[4 + l])),
+                                   wasm_i32x4_mul(d3, wasm_i32x4_splat(group_scale[6 + l])))));
+            }
+        }
+        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[i].d) * y[i].d));
+    }
+    *s = hsum_f32x4(acc);
+}
+
+#endif // __wasm_relaxed_simd__
