@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Write tests/data/tiny_llama_greedy.json: the tiny llama's greedy tokens from native llama.cpp.
 
+With `--smollm2`, write tests/data/smollm2_greedy.json instead: SmolLM2's (a real Q4_1 model:
+our quantized kernels at work) greedy tokens from llama-cpp-python, up to the first step whose
+top-1/top-2 logit gap is under SMOLLM2_MIN_MARGIN, where rounding may decide (the tiny models
+are F32 and run no quantized kernel).
+
 With `--gemma`, write tests/data/tiny_gemma_chat.json instead: the tiny gemma's greedy reply to
 a system + user conversation in the gemma format, from llama-cpp-python (`pip install -e
 '.[native]'`), the prompt rendered by llama.cpp's own built-in "gemma" template; the reply must
@@ -30,6 +35,8 @@ import numpy as np
 from common import REPO, stale_test_model
 from make_test_models import (
     MODELS_DIR,
+    SMOLLM2_FILE,
+    SMOLLM2_SHA256,
     TINY_GEMMA_END_OF_TURN,
     TINY_GEMMA_FILE,
     TINY_GEMMA_SHA256,
@@ -55,6 +62,10 @@ GEMMA_MESSAGES = (
 GEMMA_PROMPT = "<start_of_turn>user\nYou are terse.\n\nHello!<end_of_turn>\n<start_of_turn>model\n"
 """What llama.cpp's gemma template makes of GEMMA_MESSAGES (no system role: it opens the turn)."""
 GEMMA_MAX_REPLY = 16
+SMOLLM2_OUTPUT = REPO / "tests" / "data" / "smollm2_greedy.json"
+SMOLLM2_PROMPT = "The capital of France is"
+SMOLLM2_MAX_TOKENS = 48
+SMOLLM2_MIN_MARGIN = 0.2
 
 PROMPT = "Once upon a time"
 N_PREDICT = 32
@@ -288,12 +299,64 @@ def gemma_reference() -> int:
     return 0
 
 
+def smollm2_reference() -> int:
+    """SmolLM2's greedy tokens natively, while no step is a near tie; write SMOLLM2_OUTPUT."""
+    import llama_cpp
+
+    model = MODELS_DIR / SMOLLM2_FILE
+    if stale_test_model(model, SMOLLM2_SHA256):
+        return 1
+    llama = llama_cpp.Llama(
+        model_path=str(model), n_ctx=256, n_threads=1, logits_all=True, verbose=False
+    )
+    prompt_ids = llama.tokenize(SMOLLM2_PROMPT.encode(), add_bos=True)
+    llama.eval(prompt_ids)
+    generated: list[int] = []
+    margins: list[float] = []
+    for _ in range(SMOLLM2_MAX_TOKENS):
+        logits = np.asarray(llama.scores[llama.n_tokens - 1])
+        second, first = (int(t) for t in np.argsort(logits)[-2:])
+        if logits[first] - logits[second] < SMOLLM2_MIN_MARGIN:
+            break
+        margins.append(float(logits[first] - logits[second]))
+        generated.append(first)
+        llama.eval([first])
+    text = llama.detokenize(generated).decode("utf-8")
+    print(f"native      {len(generated)} tokens, min margin {min(margins):.3f}: {text!r}")
+    if len(generated) < 8:
+        print(f"error: a near tie after {len(generated)} tokens: fragile oracle", file=sys.stderr)
+        return 1
+    reference = {
+        "model_file": SMOLLM2_FILE,
+        "model_sha256": SMOLLM2_SHA256,
+        "prompt": SMOLLM2_PROMPT,
+        "n_predict": len(generated),
+        "sampling": "greedy (temperature 0 / top_k 1), no repeat penalty",
+        "prompt_token_ids": prompt_ids,
+        "generated_token_ids": generated,
+        "generated_text": text,
+        "text_note": (
+            f"stops before the first step whose top-1/top-2 logit gap is under {SMOLLM2_MIN_MARGIN}"
+        ),
+        "native_engine": "llama-cpp-python",
+        "native_engine_version": llama_cpp.__version__,
+        "min_top2_logit_margin": round(min(margins), 4),
+    }
+    SMOLLM2_OUTPUT.write_text(json.dumps(reference, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    print(f"write       {SMOLLM2_OUTPUT.relative_to(REPO)}")
+    return 0
+
+
 def main() -> int:
     """Derive the reference, cross-check it and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gemma", action="store_true", help="write the tiny gemma's reference")
-    if parser.parse_args().gemma:
+    parser.add_argument("--smollm2", action="store_true", help="write SmolLM2's reference")
+    args = parser.parse_args()
+    if args.gemma:
         return gemma_reference()
+    if args.smollm2:
+        return smollm2_reference()
     model = MODELS_DIR / TINY_LLAMA_FILE
     if stale_test_model(model, TINY_LLAMA_SHA256):
         return 1

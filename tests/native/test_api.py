@@ -22,6 +22,7 @@ from tests.unit.aio import run
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GREEDY = json.loads((DATA / "tiny_llama_greedy.json").read_text())
+SMOLLM2_GREEDY = json.loads((DATA / "smollm2_greedy.json").read_text())
 MINILM = json.loads((DATA / "minilm_embeddings.json").read_text())
 Case = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -60,6 +61,11 @@ def test_greedy_generation_from_a_url_through_the_cache(tmp_path: Path) -> None:
     assert seen["text"] == GREEDY["generated_text"]
     [record] = list((tmp_path / "cache").glob("url-*/record.json"))
     assert all(json.loads(record.read_text())["chunk_sha256"])
+
+
+def test_a_quantized_model_gives_the_reference_greedy_tokens(tmp_path: Path) -> None:
+    seen = run_case(api_cases.quantized_greedy_generation, tmp_path, SMOLLM2_GREEDY)
+    assert seen["text"] == SMOLLM2_GREEDY["generated_text"]
 
 
 def test_abort_mid_generation_then_generate_again(tmp_path: Path) -> None:

@@ -67,6 +67,23 @@ async def greedy_generation(
     return seen
 
 
+async def quantized_greedy_generation(
+    runner: LlamaRunner, locate: Locate, reference: dict[str, Any]
+) -> dict[str, Any]:
+    """SmolLM2's (Q4_1 and Q8_0 weights) greedy tokens equal native llama.cpp's
+    (tests/data/smollm2_greedy.json, every step's top-2 logit gap >= 0.2)."""
+    await load(runner, locate, SMOLLM2, n_ctx=256)
+    generation = runner.generate(
+        reference["prompt"],
+        GenerationParams(max_tokens=reference["n_predict"], temperature=0),
+    )
+    result = await generation
+    info = runner.engine_info
+    seen = {"text": result.text, "build": info.build if info else None}
+    assert seen["text"] == reference["generated_text"], seen
+    return seen
+
+
 async def abort_then_generate_again(runner: LlamaRunner, locate: Locate) -> dict[str, Any]:
     """``abort()`` mid-reply ends it as "aborted"; the model stays usable."""
     await load(runner, locate, TINY)
