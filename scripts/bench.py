@@ -12,7 +12,7 @@ engines one after another (their order rotates from one repetition to the next):
   (``scripts/bench_native.mjs``), a second native column;
 * bare wllama: the vendored wllama in headless Chromium on a minimal page (``bench_pages/``),
   the model loaded with wllama's own ``loadModelFromUrl`` and its OPFS cache, on the same wasm
-  build as the app (ours, ``wasm/wllama-simd.wasm``: ``scripts/build_wasm.py``);
+  build as the app (ours, ``simd-relaxed`` in Chromium: ``scripts/build_wasm.py``);
 * wllama's build: the same page on wllama 3.8.1's own wasm build (``?engine=default``), the
   build our own replaces on the CPU;
 * app: the real page, the model loaded through ``#model-url``/``#load-url``, the speed measured by
@@ -26,6 +26,10 @@ OPFS cache on a second visit, the app's download against a plain ``fetch()`` of 
 and the peak memory of the browser's processes (psutil, summed over Chromium's process tree)
 while loading and while generating. Medians over the repetitions go into one table with the
 ratios, and with ``--out`` into a JSON file.
+
+Before the rotation, once: our relaxed-SIMD ``vec_dot`` kernels against ggml's SIMD128 and
+scalar ones, ns per 256 weights on a 64 x 4096 matrix (``wasm/kernels/kernel-check.js``, best of
+5, in the same Chromium), as a table of their own.
 
 ``--builds simd,simd64`` adds, in the same rotation, the bare page forced (``?engine=``) on each
 of those wasm builds, and a table of their speeds against the first one named.
@@ -80,6 +84,7 @@ from native_reference import ensure_node_llama_cpp  # noqa: E402
 import serve  # noqa: E402
 from tests.support.app_actions import close_views, open_view  # noqa: E402
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, block_non_local  # noqa: E402
+from tests.support.kernel_check import run_kernel_check  # noqa: E402
 from tests.support.server import serve_py  # noqa: E402
 
 BENCH_PAGES = Path(__file__).resolve().parent / "bench_pages"
@@ -584,6 +589,22 @@ def builds_table(summaries: list[Summary], thread_counts: list[int], builds: lis
     return format_table(header, rows)
 
 
+def kernels_table(rows: list[dict[str, Any]]) -> str:
+    """ns per 256 weights of each quant type's vec_dot: ggml's scalar and SIMD128, ours."""
+    header = ["vec_dot ns/256", "scalar", "SIMD128", "relaxed", "relaxed/SIMD128 speed"]
+    table = []
+    for row in rows:
+        ns = row["ns_per_256"]
+        table.append(
+            [
+                row["kernel"],
+                *(format_number(ns[k]) for k in ("generic", "simd128", "relaxed")),
+                format_ratio(ratio(ns["simd128"], ns["relaxed"])),
+            ]
+        )
+    return format_table(header, table)
+
+
 def other_table(summaries: list[Summary], all_cores: int, model_mb: float) -> str:
     def get(engine: str, metric: str, threads: int | None = None) -> float | None:
         return lookup(summaries, engine, metric, threads)
@@ -674,6 +695,8 @@ def main(argv: list[str] | None = None) -> int:
         sync_playwright() as playwright,
     ):
         bench = Bench(playwright, server.url, args.model, node_modules, llama_bench)
+        with bench.session() as page:
+            kernels = run_kernel_check(page, server.url, "bench")
         engines = [bench.limit, bench.native, bench.upstream, bench.bare, bench.app]
         engines += [bench.forced(build) for build in args.builds]
         for rep in range(args.reps):
@@ -689,6 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     summaries = summarize(bench.samples)
     tables = [speed_table(summaries, thread_counts), other_table(summaries, cores, bench.model_mb)]
+    tables.append(kernels_table(kernels))
     if args.builds:
         tables.append(builds_table(summaries, thread_counts, args.builds))
     table = "\n\n".join(tables)
@@ -718,6 +742,7 @@ def main(argv: list[str] | None = None) -> int:
                 "notes": notes,
             },
             "summary": [asdict(s) for s in summaries],
+            "kernels": kernels,
             "samples": [asdict(s) for s in bench.samples],
             "table": table,
         }

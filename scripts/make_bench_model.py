@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Build the benchmark model: Qwen2.5-0.5B's exact tensor shapes, random weights, Q4_K_M.
 
-    python scripts/make_bench_model.py [--rebuild]
+    python scripts/make_bench_model.py [--rebuild] [--quant Q4_0|Q8_0|Q4_K_M]
 
-Output: ``models/bench-qwen2-0.5b-shape.Q4_K_M.gguf`` (about 398 MB). The `qwen2` architecture
+Output: ``models/bench-qwen2-0.5b-shape.Q4_K_M.gguf`` (about 398 MB; ``--quant`` makes the same
+model in another type, for ``scripts/bench.py --model``). The `qwen2` architecture
 with 24 layers, n_embd 896, n_ff 4864, 14 query / 2 KV heads, tied embeddings and the real Qwen2
 tokenizer (151,936 tokens, from the llama-cpp-python sdist's ``ggml-vocab-qwen2.gguf``); weights
 are random from a fixed seed, written as F16, then quantized to Q4_K_M by ``llama-quantize``.
@@ -48,13 +49,17 @@ from make_test_models import (
     llama_tensors,
 )
 
-BENCH_MODEL_FILE = "bench-qwen2-0.5b-shape.Q4_K_M.gguf"
+QUANT_TYPE = "Q4_K_M"
+BENCH_MODEL_FILE = f"bench-qwen2-0.5b-shape.{QUANT_TYPE}.gguf"
 BENCH_MODEL_NAME = "LocalWebAI bench (Qwen2.5-0.5B shape, random weights)"
-# sha256 of the pinned output; a different gguf/numpy/llama.cpp changes the bytes (see --rebuild)
-BENCH_MODEL_SHA256 = "83e9c17b765cd62d9fa0e481bd0bd0b752a3c9ac7d62df323758204e8b5c52ab"
+# sha256 of each pinned output; a different gguf/numpy/llama.cpp changes the bytes (--rebuild)
+BENCH_MODEL_SHA256 = {
+    "Q4_K_M": "83e9c17b765cd62d9fa0e481bd0bd0b752a3c9ac7d62df323758204e8b5c52ab",
+    "Q4_0": "25eaa21547a4d7265186e3668a046d89d5a4beb2f7d30826a801423017b676fc",
+    "Q8_0": "1dc9f4a3bb5d83f3be176455949635440e56a91c116f299cf0eb37927e726ee5",
+}
 QWEN2_VOCAB = "ggml-vocab-qwen2.gguf"
 SEED = 20261123
-QUANT_TYPE = "Q4_K_M"
 
 LLAMA_QUANTIZE = Tool("llama-quantize")
 
@@ -90,9 +95,9 @@ def write_f16_model(vocab_path: Path, target: Path, shape: ModelShape) -> None:
     writer.close()
 
 
-def quantize(binary: Path, source: Path, target: Path) -> None:
-    """Run llama-quantize (F16 → Q4_K_M) on every core."""
-    cmd = [str(binary), str(source), str(target), QUANT_TYPE, str(os.cpu_count() or 1)]
+def quantize(binary: Path, source: Path, target: Path, quant: str) -> None:
+    """Run llama-quantize (F16 → ``quant``) on every core."""
+    cmd = [str(binary), str(source), str(target), quant, str(os.cpu_count() or 1)]
     print(f"quantize    {' '.join(cmd)}", flush=True)
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -101,10 +106,11 @@ def quantize(binary: Path, source: Path, target: Path) -> None:
         )
 
 
-def make_bench_model(rebuild: bool) -> Path:
-    """Build the model unless the pinned one is already there."""
-    target = MODELS_DIR / BENCH_MODEL_FILE
-    if not rebuild and has_sha256(target, BENCH_MODEL_SHA256):
+def make_bench_model(rebuild: bool, quant: str = QUANT_TYPE) -> Path:
+    """Build the model in ``quant`` unless the pinned one is already there."""
+    target = MODELS_DIR / BENCH_MODEL_FILE.replace(QUANT_TYPE, quant)
+    pinned = BENCH_MODEL_SHA256[quant]
+    if not rebuild and has_sha256(target, pinned):
         print(f"up to date  {target.relative_to(MODELS_DIR.parent)}")
         return target
     MODELS_DIR.mkdir(exist_ok=True)
@@ -123,14 +129,14 @@ def make_bench_model(rebuild: bool) -> Path:
     print(f"in {time.monotonic() - started:.0f} s", flush=True)
     tmp = temp_path(target)
     try:
-        quantize(binary, f16, tmp)
+        quantize(binary, f16, tmp, quant)
     finally:
         f16.unlink(missing_ok=True)
     actual = sha256_file(tmp)
-    if actual != BENCH_MODEL_SHA256:
+    if actual != pinned:
         raise SetupError(
             f"{tmp} is not the pinned bench model (left there for inspection):\n"
-            f"  expected {BENCH_MODEL_SHA256}\n  actual   {actual}\n"
+            f"  expected {pinned}\n  actual   {actual}\n"
             "A changed gguf/numpy/llama.cpp changes the bytes; if that is meant, update"
             " BENCH_MODEL_SHA256."
         )
@@ -143,10 +149,11 @@ def make_bench_model(rebuild: bool) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="rebuild even when up to date")
+    parser.add_argument("--quant", choices=sorted(BENCH_MODEL_SHA256), default=QUANT_TYPE)
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        make_bench_model(args.rebuild)
+        make_bench_model(args.rebuild, args.quant)
     except (SetupError, OSError, tarfile.TarError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from localwebai.bench import GENERATED_TOKENS
 from playwright.sync_api import Page, expect
 
 from tests.support.app_actions import open_view
+from tests.support.kernel_check import KERNELS
 
 REPO = Path(__file__).resolve().parent.parent.parent
 TINY = "tiny-llama.gguf"
@@ -113,7 +114,9 @@ def test_quick_benchmark_writes_every_row(models_dir: Path, tmp_path: Path):
         ("bare wllama", "fetch_mbps"),
     ):
         assert summary[(engine, metric, None)] > 0, (engine, metric)
+    assert [row["kernel"] for row in data["kernels"]] == list(KERNELS)  # our kernels, timed
     # the printed table carries the ratios
-    for heading in ("app/llama-bench", "app/node-llama-cpp", "app/bare", "app/wllama's"):
+    headings = ("app/llama-bench", "app/node-llama-cpp", "app/bare", "app/wllama's")
+    for heading in (*headings, "relaxed/SIMD128 speed"):
         assert heading in data["table"]
         assert heading in result.stdout
