@@ -94,7 +94,10 @@ class Variant:
     """Besides SOURCE_PATCHES: applied to this variant's own copy of the source."""
     relaxed_simd: bool = False
     """Compiled with -mrelaxed-simd, with our relaxed-SIMD kernels (wasm/kernels/, through
-    relaxed-simd.patch); such a build also links the kernel check from its ggml libraries."""
+    relaxed-simd.patch)."""
+    kernel_check: bool = False
+    """A relaxed variant that also links the kernel check from its own ggml libraries (one
+    does: wasm/kernels/kernel-check.{js,wasm})."""
 
     @property
     def own_patches(self) -> tuple[str, ...]:
@@ -110,7 +113,8 @@ class Variant:
     @property
     def kernel_files(self) -> tuple[str, ...]:
         """Our own C files in wasm/kernels/ that went into this variant (hashes in the lock)."""
-        return (RELAXED_KERNELS, KERNEL_CHECK) if self.relaxed_simd else ()
+        relaxed = (RELAXED_KERNELS,) if self.relaxed_simd else ()
+        return (*relaxed, *((KERNEL_CHECK,) if self.kernel_check else ()))
 
     @property
     def all_cmake_flags(self) -> list[str]:
@@ -135,7 +139,7 @@ class Variant:
         return {
             "wllama.wasm": f"wllama-{self.name}.wasm",
             "wllama.js": f"wllama-{self.name}.js",
-            **(check if self.relaxed_simd else {}),
+            **(check if self.kernel_check else {}),
         }
 
 
@@ -173,6 +177,16 @@ VARIANTS = {
                 "-DWLLAMA_COMPAT=ON",
                 "-DLLAMA_WASM_MEM64=OFF",
                 "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32",
+            ),
+            relaxed_simd=True,
+            kernel_check=True,
+        ),
+        Variant(  # simd64 with relaxed-SIMD kernels
+            "simd64-relaxed",
+            (
+                "-DWLLAMA_COMPAT=OFF",
+                "-DLLAMA_WASM_MEM64=ON",
+                "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm64",
             ),
             relaxed_simd=True,
         ),
@@ -477,7 +491,7 @@ def build_variant(variant: Variant, source: Path, env: dict[str, str], inputs: l
     # some wasm `try`s by the addresses of its own objects (see this file's docstring)
     make = ["emmake", "make", "wllama", "-j", str(os.cpu_count() or 1)]
     run(["setarch", "--addr-no-randomize", *make], build_dir, env)
-    if variant.relaxed_simd:
+    if variant.kernel_check:
         build_kernel_check(source, build_dir, env)
     output_dir = REPO_ROOT / "wasm"
     copies = {

@@ -35,7 +35,8 @@ importScripts("js/wasm-features.js"); // self.wasmFeatures: the page's own probe
 
 // Each engine build is precached only where this browser uses it (the rule of
 // py/localwebai/environment.py, Environment.build_for): ours with JSPI (the relaxed-SIMD one
-// where relaxed SIMD validates, else the SIMD128 one), our memory64 one with JSPI and memory64,
+// where relaxed SIMD validates, else the SIMD128 one), our memory64 one with JSPI and memory64
+// (relaxed likewise),
 // our Asyncify one with SIMD128 but no JSPI (Safari), wllama's scalar compat (16 MB) with
 // neither SIMD128 nor JSPI and memory64. Elsewhere a build is cached when first used (a model
 // of 2 GiB or more without memory64, ?engine=).
@@ -43,7 +44,8 @@ const { simd, relaxedSimd, jspi, memory64 } = self.wasmFeatures;
 const USED_HERE = {
   "simd-relaxed": jspi && relaxedSimd,
   simd: jspi && !relaxedSimd,
-  simd64: jspi && memory64,
+  "simd64-relaxed": jspi && memory64 && relaxedSimd,
+  simd64: jspi && memory64 && !relaxedSimd,
   "simd-asyncify": simd && !jspi,
   compat: !simd && !(jspi && memory64),
   default: true, // wllama's, for WebGPU

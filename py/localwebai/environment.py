@@ -9,12 +9,21 @@ from typing import Any
 
 NATIVE_BUILD = "native"
 """The engine build name of the native runtime (llama.cpp through llama-cpp-python)."""
-WASM_BUILDS = ("simd-relaxed", "simd", "simd64", "simd-asyncify", "default", "compat")
+WASM_BUILDS = (
+    "simd-relaxed",
+    "simd",
+    "simd64-relaxed",
+    "simd64",
+    "simd-asyncify",
+    "default",
+    "compat",
+)
 """The llama.cpp wasm builds the page can run (``web/js/engine-build.js`` applies them):
-"simd-relaxed", "simd", "simd64" and "simd-asyncify", ours (``scripts/build_wasm.py``: SIMD128
-kernels, CPU only): 32-bit memory with JSPI and wasm exceptions, the same with our
-relaxed-SIMD kernels (``wasm/kernels/``), memory64 for big models, and 32-bit with Asyncify and
-JS exceptions for browsers without JSPI (Safari); "default", wllama's (JSPI and memory64;
+"simd-relaxed", "simd", "simd64-relaxed", "simd64" and "simd-asyncify", ours
+(``scripts/build_wasm.py``: SIMD128 kernels, CPU only): 32-bit memory with JSPI and wasm
+exceptions, memory64 for big models, each also with our relaxed-SIMD kernels
+(``wasm/kernels/``; "-relaxed"), and 32-bit with Asyncify and JS exceptions for browsers
+without JSPI (Safari); "default", wllama's (JSPI and memory64;
 WebGPU); "compat", wllama's scalar Asyncify build, for browsers without SIMD128."""
 OWN_BUILD_MAX_MODEL_BYTES = 2**31
 """Our 32-bit builds trap reading a GGUF of 2 GiB or more: those load with memory64."""
@@ -160,7 +169,8 @@ class Environment:
         """The wasm build a model of ``model_bytes`` loads with: ours on the CPU wherever the
         browser has SIMD128: under 2 GiB the JSPI one (with wasm exceptions; with our
         relaxed-SIMD kernels where the browser validates relaxed SIMD) or else the Asyncify
-        one, from 2 GiB memory64 (JSPI, wasm exceptions, memory64); else wllama's,
+        one, from 2 GiB memory64 (JSPI, wasm exceptions, memory64; relaxed likewise); else
+        wllama's,
         whose own rule is compat where JSPI or memory64 is missing, except on Firefox (the
         default build runs there with a JSPI stub). ``?engine=`` wins."""
         if self.native:
@@ -174,7 +184,7 @@ class Environment:
                     return "simd-asyncify"
                 return "simd-relaxed" if self.relaxed_simd else "simd"
             if jspi and self.memory64:
-                return "simd64"
+                return "simd64-relaxed" if self.relaxed_simd else "simd64"
         needs_compat = not (self.jspi and self.memory64)
         return "compat" if needs_compat and not self.firefox else "default"
 

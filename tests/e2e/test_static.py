@@ -183,10 +183,13 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
 ENGINE_FILES = {build: set(paths) for build, paths in ENGINE_BUILD_FILES.items()}
 
 
-@pytest.mark.parametrize("build", ["simd", "simd64", "simd-asyncify", "default", "compat"])
+BUILDS_FORCED = ["simd", "simd64-relaxed", "simd64", "simd-asyncify", "default", "compat"]
+
+
+@pytest.mark.parametrize("build", BUILDS_FORCED)
 def test_each_build_generates_from_local_files(site_page: Page, site: StaticServer, build: str):
-    """Ours with relaxed-SIMD kernels is Chromium's CPU default (above); our SIMD128,
-    memory64 and Asyncify builds and wllama's two, forced, give the same tokens."""
+    """Ours with relaxed-SIMD kernels is Chromium's CPU default (above); our other builds
+    and wllama's two, forced, give the same tokens."""
     page = site_page
     first_visit(page, site.url(APP) + f"?engine={build}")
     assert f"{build} wasm build" in page.inner_text("#environment")

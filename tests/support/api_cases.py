@@ -11,6 +11,7 @@ functions on the browser runner: this module imports only the standard library a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +29,14 @@ MINILM = "all-MiniLM-L6-v2.F16.gguf"
 Locate = Callable[[str], ModelSource]
 
 
-async def load(runner: LlamaRunner, locate: Locate, name: str, n_ctx: int = 1024) -> None:
+async def load(
+    runner: LlamaRunner, locate: Locate, name: str, n_ctx: int = 1024, build: str | None = None
+) -> None:
     source = locate(name)
     inspection = await runner.inspect(source)
     params = runner.load_params(inspection, LoadChoices(n_ctx=n_ctx))
+    if build:
+        params = dataclasses.replace(params, build=build)
     await runner.load_model(source, params, inspection=inspection)
 
 
@@ -68,11 +73,12 @@ async def greedy_generation(
 
 
 async def quantized_greedy_generation(
-    runner: LlamaRunner, locate: Locate, reference: dict[str, Any]
+    runner: LlamaRunner, locate: Locate, reference: dict[str, Any], build: str | None = None
 ) -> dict[str, Any]:
     """SmolLM2's (Q4_1 and Q8_0 weights) greedy tokens equal native llama.cpp's
-    (tests/data/smollm2_greedy.json, every step's top-2 logit gap >= 0.2)."""
-    await load(runner, locate, SMOLLM2, n_ctx=256)
+    (tests/data/smollm2_greedy.json, every step's top-2 logit gap >= 0.2); ``build``, a wasm
+    build to load it on instead of the runner's choice."""
+    await load(runner, locate, SMOLLM2, n_ctx=256, build=build)
     generation = runner.generate(
         reference["prompt"],
         GenerationParams(max_tokens=reference["n_predict"], temperature=0),

@@ -75,8 +75,9 @@ FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/1
         (CHROMIUM, 2 * GIB - 1, False, "simd-relaxed"),
         ({**CHROMIUM, "relaxedSimd": False}, GIB, False, "simd"),  # SIMD128 kernels
         ({**CHROMIUM, "relaxedSimd": False}, 2 * GIB, False, "simd64"),
-        (CHROMIUM, 2 * GIB, False, "simd64"),  # 2 GiB and more: our memory64 build
-        (CHROMIUM, 3 * GIB, False, "simd64"),
+        ({**CHROMIUM, "forcedBuild": "simd64-relaxed"}, GIB, False, "simd64-relaxed"),
+        (CHROMIUM, 2 * GIB, False, "simd64-relaxed"),  # 2 GiB and more: our memory64 build
+        (CHROMIUM, 3 * GIB, False, "simd64-relaxed"),
         (CHROMIUM, 3 * GIB, True, "default"),
         (CHROMIUM, GIB, True, "default"),  # WebGPU lives in wllama's build
         ({**CHROMIUM, "simd": False}, GIB, False, "default"),
@@ -99,7 +100,13 @@ FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/1
             3 * GIB,
             False,
             "simd64",
-        ),  # Firefox 153: JSPI and memory64
+        ),  # JSPI and memory64 without relaxed SIMD
+        (
+            {**CHROMIUM, "userAgent": FIREFOX_UA},
+            3 * GIB,
+            False,
+            "simd64-relaxed",
+        ),  # Firefox 153: JSPI, memory64 and relaxed SIMD
         ({**CHROMIUM, "forcedBuild": "nonsense"}, GIB, False, "simd-relaxed"),  # ignored
     ],
 )

@@ -59,6 +59,14 @@ def test_the_relaxed_variant_is_simd_with_our_kernels_and_their_check() -> None:
         "kernels/kernel-check.js",
     }
     assert not simd.kernel_files and "-mrelaxed-simd" not in " ".join(simd.all_cmake_flags)
+    simd64, relaxed64 = build_wasm.VARIANTS["simd64"], build_wasm.VARIANTS["simd64-relaxed"]
+    assert relaxed64.cmake_flags == simd64.cmake_flags
+    assert relaxed64.own_patches == ("relaxed-simd.patch",)
+    assert relaxed64.kernel_files == ("quants-relaxed.c",)  # one variant links the check
+    assert set(relaxed64.outputs.values()) == {
+        "wllama-simd64-relaxed.wasm",
+        "wllama-simd64-relaxed.js",
+    }
 
 
 def test_check_reports_a_changed_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,11 @@ const BUILDS = {
     wasm: new URL("../wasm/wllama-simd-relaxed.wasm", import.meta.url).href,
     memory64: false,
   },
+  "simd64-relaxed": {
+    worker: new URL("../wasm/wllama-simd64-relaxed.js", import.meta.url).href,
+    wasm: new URL("../wasm/wllama-simd64-relaxed.wasm", import.meta.url).href,
+    memory64: true,
+  },
   simd64: {
     worker: new URL("../wasm/wllama-simd64.js", import.meta.url).href,
     wasm: new URL("../wasm/wllama-simd64.wasm", import.meta.url).href,

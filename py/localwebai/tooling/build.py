@@ -37,6 +37,7 @@ HEADERS_PATH = "_headers"
 ENGINE_BUILD_FILES = {
     "simd-relaxed": ("wasm/wllama-simd-relaxed.js", "wasm/wllama-simd-relaxed.wasm"),
     "simd": ("wasm/wllama-simd.js", "wasm/wllama-simd.wasm"),
+    "simd64-relaxed": ("wasm/wllama-simd64-relaxed.js", "wasm/wllama-simd64-relaxed.wasm"),
     "simd64": ("wasm/wllama-simd64.js", "wasm/wllama-simd64.wasm"),
     "simd-asyncify": ("wasm/wllama-simd-asyncify.js", "wasm/wllama-simd-asyncify.wasm"),
     "default": ("wasm/wllama.wasm",),
