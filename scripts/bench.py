@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Playwright, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -345,7 +346,12 @@ class Bench:
         self._bare(BARE, "", threads, rep, extras)
 
     def upstream(self, threads: int, rep: int, _extras: bool) -> None:
-        self._bare(UPSTREAM, "?engine=default", threads, rep, False)
+        """wllama's own build: a reference only, so a failure of it is a note, not the end."""
+        try:
+            self._bare(UPSTREAM, "?engine=default", threads, rep, False)
+        except PlaywrightError as exc:
+            first_line = str(exc).splitlines()[0]
+            self.notes.append(f"{UPSTREAM} failed on this model: {first_line}")
 
     def forced(self, build: str) -> Callable[[int, int, bool], None]:
         """A run of the bare page on the wasm ``build`` (``?engine=``), as its own engine."""
