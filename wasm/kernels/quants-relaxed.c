@@ -217,32 +217,51 @@ static inline int32_t k_mins_sum(const int16_t bsums[16], const uint8_t mins[8])
     return hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(pairs_lo, m_lo), wasm_i32x4_mul(pairs_hi, m_hi)));
 }
 
+// One Q4_K or Q5_K block against its q8_K block, into *acc (scaled sums) and *mins: 4-bit
+// quants qs, and for Q5_K the fifth bits qh (bit 2j of qh[l] is the fifth bit of element
+// 64j + l, bit 2j+1 that of element 64j + 32 + l; NULL for Q4_K).
+static inline void k_block(const uint8_t * GGML_RESTRICT qs, const uint8_t * GGML_RESTRICT qh,
+                           const uint8_t packed_scales[12], ggml_half d, ggml_half dmin,
+                           const block_q8_K * GGML_RESTRICT y, v128_t * acc, float * mins) {
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    const v128_t fifth = wasm_i8x16_splat(0x10);
+    uint8_t sm[16];
+    k_scales_mins(packed_scales, sm);
+    v128_t h0 = qh ? wasm_v128_load(qh) : wasm_i8x16_splat(0);
+    v128_t h1 = qh ? wasm_v128_load(qh + 16) : wasm_i8x16_splat(0);
+    v128_t isum = wasm_i32x4_splat(0);
+    for (int j = 0; j < QK_K/64; ++j) {
+        const v128_t w0 = wasm_v128_load(qs + 32*j);
+        const v128_t w1 = wasm_v128_load(qs + 32*j + 16);
+        v128_t lo0 = wasm_v128_and(w0, m4), lo1 = wasm_v128_and(w1, m4);
+        v128_t hi0 = wasm_u8x16_shr(w0, 4), hi1 = wasm_u8x16_shr(w1, 4);
+        if (qh) {
+            lo0 = wasm_v128_or(lo0, wasm_v128_and(wasm_i8x16_shl(h0, 4), fifth));
+            lo1 = wasm_v128_or(lo1, wasm_v128_and(wasm_i8x16_shl(h1, 4), fifth));
+            hi0 = wasm_v128_or(hi0, wasm_v128_and(wasm_i8x16_shl(h0, 3), fifth));
+            hi1 = wasm_v128_or(hi1, wasm_v128_and(wasm_i8x16_shl(h1, 3), fifth));
+            h0 = wasm_u8x16_shr(h0, 2);
+            h1 = wasm_u8x16_shr(h1, 2);
+        }
+        const v128_t lo = dot32(y->qs + 64*j, lo0, lo1);
+        const v128_t hi = dot32(y->qs + 64*j + 32, hi0, hi1);
+        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sm[2*j])),
+                                                   wasm_i32x4_mul(hi, wasm_i32x4_splat(sm[2*j + 1]))));
+    }
+    *acc = wasm_f32x4_add(*acc, scaled(isum, y->d * FP16(d)));
+    *mins += y->d * FP16(dmin) * k_mins_sum(y->bsums, sm + 8);
+}
+
 void ggml_vec_dot_q4_K_q8_K(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
     assert(n % QK_K == 0);
     assert(nrc == 1);
     UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
     const block_q4_K * GGML_RESTRICT x = vx;
     const block_q8_K * GGML_RESTRICT y = vy;
-    const int nb = n / QK_K;
-    const v128_t m4 = wasm_i8x16_splat(0x0F);
     v128_t acc = wasm_f32x4_splat(0.0f);
     float mins = 0.0f;
-    uint8_t sm[16];
-    for (int i = 0; i < nb; ++i) {
-        k_scales_mins(x[i].scales, sm);
-        const uint8_t * GGML_RESTRICT q4 = x[i].qs;
-        const int8_t * GGML_RESTRICT q8 = y[i].qs;
-        v128_t isum = wasm_i32x4_splat(0);
-        for (int j = 0; j < QK_K/64; ++j) {
-            const v128_t w0 = wasm_v128_load(q4 + 32*j);
-            const v128_t w1 = wasm_v128_load(q4 + 32*j + 16);
-            const v128_t lo = dot32(q8 + 64*j, wasm_v128_and(w0, m4), wasm_v128_and(w1, m4));
-            const v128_t hi = dot32(q8 + 64*j + 32, wasm_u8x16_shr(w0, 4), wasm_u8x16_shr(w1, 4));
-            isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sm[2*j])),
-                                                       wasm_i32x4_mul(hi, wasm_i32x4_splat(sm[2*j + 1]))));
-        }
-        acc = wasm_f32x4_add(acc, scaled(isum, y[i].d * FP16(x[i].d)));
-        mins += y[i].d * FP16(x[i].dmin) * k_mins_sum(y[i].bsums, sm + 8);
+    for (int i = 0; i < n / QK_K; ++i) {
+        k_block(x[i].qs, NULL, x[i].scales, x[i].d, x[i].dmin, &y[i], &acc, &mins);
     }
     *s = hsum_f32x4(acc) - mins;
 }
@@ -253,36 +272,10 @@ void ggml_vec_dot_q5_K_q8_K(int n, float * GGML_RESTRICT s, size_t bs, const voi
     UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
     const block_q5_K * GGML_RESTRICT x = vx;
     const block_q8_K * GGML_RESTRICT y = vy;
-    const int nb = n / QK_K;
-    const v128_t m4 = wasm_i8x16_splat(0x0F);
-    const v128_t fifth = wasm_i8x16_splat(0x10);
     v128_t acc = wasm_f32x4_splat(0.0f);
     float mins = 0.0f;
-    uint8_t sm[16];
-    for (int i = 0; i < nb; ++i) {
-        k_scales_mins(x[i].scales, sm);
-        const uint8_t * GGML_RESTRICT q4 = x[i].qs;
-        const int8_t * GGML_RESTRICT q8 = y[i].qs;
-        // bit 2j of qh[l] is the fifth bit of element 64j + l, bit 2j+1 of element 64j + 32 + l
-        v128_t h0 = wasm_v128_load(x[i].qh);
-        v128_t h1 = wasm_v128_load(x[i].qh + 16);
-        v128_t isum = wasm_i32x4_splat(0);
-        for (int j = 0; j < QK_K/64; ++j) {
-            const v128_t w0 = wasm_v128_load(q4 + 32*j);
-            const v128_t w1 = wasm_v128_load(q4 + 32*j + 16);
-            const v128_t lo = dot32(q8 + 64*j,
-                wasm_v128_or(wasm_v128_and(w0, m4), wasm_v128_and(wasm_i8x16_shl(h0, 4), fifth)),
-                wasm_v128_or(wasm_v128_and(w1, m4), wasm_v128_and(wasm_i8x16_shl(h1, 4), fifth)));
-            const v128_t hi = dot32(q8 + 64*j + 32,
-                wasm_v128_or(wasm_u8x16_shr(w0, 4), wasm_v128_and(wasm_i8x16_shl(h0, 3), fifth)),
-                wasm_v128_or(wasm_u8x16_shr(w1, 4), wasm_v128_and(wasm_i8x16_shl(h1, 3), fifth)));
-            h0 = wasm_u8x16_shr(h0, 2);
-            h1 = wasm_u8x16_shr(h1, 2);
-            isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sm[2*j])),
-                                                       wasm_i32x4_mul(hi, wasm_i32x4_splat(sm[2*j + 1]))));
-        }
-        acc = wasm_f32x4_add(acc, scaled(isum, y[i].d * FP16(x[i].d)));
-        mins += y[i].d * FP16(x[i].dmin) * k_mins_sum(y[i].bsums, sm + 8);
+    for (int i = 0; i < n / QK_K; ++i) {
+        k_block(x[i].qs, x[i].qh, x[i].scales, x[i].d, x[i].dmin, &y[i], &acc, &mins);
     }
     *s = hsum_f32x4(acc) - mins;
 }

@@ -4,32 +4,17 @@
 // wllama at the chosen build's files. ?engine=<a WASM_BUILDS name> is reported as `forcedBuild`.
 // `memory64` tells wllama's worker how the build addresses memory (its "compat" flag is 32-bit).
 import "./wasm-features.js";
+/** One of our builds (scripts/build_wasm.py): wasm/wllama-<name>.{js,wasm}. */
+function ours(name, memory64) {
+  const file = (extension) => new URL(`../wasm/wllama-${name}.${extension}`, import.meta.url).href;
+  return { worker: file("js"), wasm: file("wasm"), memory64 };
+}
 const BUILDS = {
-  simd: {
-    worker: new URL("../wasm/wllama-simd.js", import.meta.url).href,
-    wasm: new URL("../wasm/wllama-simd.wasm", import.meta.url).href,
-    memory64: false,
-  },
-  "simd-relaxed": {
-    worker: new URL("../wasm/wllama-simd-relaxed.js", import.meta.url).href,
-    wasm: new URL("../wasm/wllama-simd-relaxed.wasm", import.meta.url).href,
-    memory64: false,
-  },
-  "simd64-relaxed": {
-    worker: new URL("../wasm/wllama-simd64-relaxed.js", import.meta.url).href,
-    wasm: new URL("../wasm/wllama-simd64-relaxed.wasm", import.meta.url).href,
-    memory64: true,
-  },
-  simd64: {
-    worker: new URL("../wasm/wllama-simd64.js", import.meta.url).href,
-    wasm: new URL("../wasm/wllama-simd64.wasm", import.meta.url).href,
-    memory64: true,
-  },
-  "simd-asyncify": {
-    worker: new URL("../wasm/wllama-simd-asyncify.js", import.meta.url).href,
-    wasm: new URL("../wasm/wllama-simd-asyncify.wasm", import.meta.url).href,
-    memory64: false,
-  },
+  "simd-relaxed": ours("simd-relaxed", false),
+  simd: ours("simd", false),
+  "simd64-relaxed": ours("simd64-relaxed", true),
+  simd64: ours("simd64", true),
+  "simd-asyncify": ours("simd-asyncify", false),
   compat: {
     worker: new URL("../vendor/wllama-compat/wllama.js", import.meta.url).href,
     wasm: new URL("../wasm/wllama-compat.wasm", import.meta.url).href,
