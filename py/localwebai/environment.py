@@ -23,8 +23,8 @@ WASM_BUILDS = (
 (``scripts/build_wasm.py``: SIMD128 kernels, CPU only): 32-bit memory with JSPI and wasm
 exceptions, memory64 for big models, each also with our relaxed-SIMD kernels
 (``wasm/kernels/``; "-relaxed"), and 32-bit with Asyncify and JS exceptions for browsers
-without JSPI (Safari); "default", wllama's (JSPI and memory64;
-WebGPU); "compat", wllama's scalar Asyncify build, for browsers without SIMD128."""
+without JSPI (Safari); "default", wllama's (JSPI and memory64; WebGPU); "compat", wllama's
+scalar Asyncify build, for browsers without SIMD128."""
 OWN_BUILD_MAX_MODEL_BYTES = 2**31
 """Our 32-bit builds trap reading a GGUF of 2 GiB or more: those load with memory64."""
 
@@ -170,9 +170,8 @@ class Environment:
         browser has SIMD128: under 2 GiB the JSPI one (with wasm exceptions; with our
         relaxed-SIMD kernels where the browser validates relaxed SIMD) or else the Asyncify
         one, from 2 GiB memory64 (JSPI, wasm exceptions, memory64; relaxed likewise); else
-        wllama's,
-        whose own rule is compat where JSPI or memory64 is missing, except on Firefox (the
-        default build runs there with a JSPI stub). ``?engine=`` wins."""
+        wllama's, whose own rule is compat where JSPI or memory64 is missing, except on Firefox
+        (the default build runs there with a JSPI stub). ``?engine=`` wins."""
         if self.native:
             return NATIVE_BUILD
         if self.forced_build:
