@@ -38,6 +38,8 @@ WEBKIT_BROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
 WEBKIT_ENV = {"JSC_useSharedArrayBuffer": "1"}
 """WebKitGTK exposes SharedArrayBuffer (threads) only with this; Safari has it when isolated."""
 POLL_S = 0.1
+CONSOLE_TAIL = 40
+"""How many of the page's last console lines a crash report quotes."""
 WEBKIT_LOG = os.environ.get("LOCALWEBAI_WEBKIT_LOG", os.devnull)
 WEBKIT_START_TIMEOUT_S = 45
 WEBKIT_START_ATTEMPTS = 3
@@ -70,6 +72,10 @@ FIREFOX_PREFS: dict[str, Any] = {
 }
 
 
+class PageCrashed(RuntimeError):
+    """The page's renderer died: polling it again cannot help."""
+
+
 class Driver(Protocol):
     """A page in one engine; see the module docstring."""
 
@@ -93,6 +99,8 @@ def wait_for(driver: Driver, function: str, *args: Any, timeout_s: float = 60) -
             value = driver.evaluate(function, *args)
             if value:
                 return value
+        except PageCrashed:
+            raise
         except Exception as error:
             failure = error
         if time.monotonic() > deadline:
@@ -149,6 +157,14 @@ class PlaywrightDriver:
         )
         self.blocked = block_non_local(self._context)
         self.page = self._context.pages[0] if self._context.pages else self._context.new_page()
+        self.console: list[str] = []
+        self.crashed = False
+        self.page.on("console", lambda message: self._log(f"{message.type}: {message.text}"))
+        self.page.on("crash", lambda _page: setattr(self, "crashed", True))
+
+    def _log(self, line: str) -> None:
+        self.console.append(line)
+        del self.console[:-CONSOLE_TAIL]
 
     def goto(self, url: str) -> None:
         self.page.goto(url)
@@ -157,6 +173,10 @@ class PlaywrightDriver:
         self.page.reload()
 
     def evaluate(self, function: str, *args: Any) -> Any:
+        if self.crashed:
+            raise PageCrashed(
+                "chromium: the page crashed; its last console lines:\n" + "\n".join(self.console)
+            )
         return self.page.evaluate(f"(args) => ({function})(...args)", list(args))
 
     def set_files(self, selector: str, path: Path) -> None:
