@@ -27,9 +27,10 @@ and the peak memory of the browser's processes (psutil, summed over Chromium's p
 while loading and while generating. Medians over the repetitions go into one table with the
 ratios, and with ``--out`` into a JSON file.
 
-Before the rotation, once: our relaxed-SIMD ``vec_dot`` kernels against ggml's SIMD128 and
-scalar ones, ns per 256 weights on a 64 x 4096 matrix (``wasm/kernels/kernel-check.js``, best of
-5, in the same Chromium), as a table of their own.
+Before the rotation, once: our relaxed-SIMD ``vec_dot`` kernels, single-row and as the 4- and
+8-column tiles prompts use, against ggml's SIMD128 and scalar ones, ns per 256 weights on a
+64 x 4096 matrix (``wasm/kernels/kernel-check.js``, best of 5, in the same Chromium), as a
+table of their own.
 
 ``--builds simd,simd64`` adds, in the same rotation, the bare page forced (``?engine=``) on each
 of those wasm builds, and a table of their speeds against the first one named.
@@ -596,16 +597,28 @@ def builds_table(summaries: list[Summary], thread_counts: list[int], builds: lis
 
 
 def kernels_table(rows: list[dict[str, Any]]) -> str:
-    """ns per 256 weights of each quant type's vec_dot: ggml's scalar and SIMD128, ours."""
-    header = ["vec_dot ns/256", "scalar", "SIMD128", "relaxed", "relaxed/SIMD128 speed"]
+    """ns per 256 weights of each quant type's vec_dot: ggml's scalar and SIMD128, ours, and
+    ours as the 4- and 8-column tiles prompts use (per column)."""
+    header = [
+        "vec_dot ns/256",
+        "scalar",
+        "SIMD128",
+        "relaxed",
+        "tile of 4",
+        "tile of 8",
+        "relaxed/SIMD128 speed",
+        "tile of 8/relaxed speed",
+    ]
+    kinds = ("generic", "simd128", "relaxed", "tile4", "tile8")
     table = []
     for row in rows:
         ns = row["ns_per_256"]
         table.append(
             [
                 row["kernel"],
-                *(format_number(ns[k]) for k in ("generic", "simd128", "relaxed")),
+                *(format_number(ns[kind]) for kind in kinds),
                 format_ratio(ratio(ns["simd128"], ns["relaxed"])),
+                format_ratio(ratio(ns["relaxed"], ns["tile8"])),
             ]
         )
     return format_table(header, table)

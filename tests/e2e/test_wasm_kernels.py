@@ -1,6 +1,7 @@
 """Our relaxed-SIMD vec_dot kernels (wasm/kernels/quants-relaxed.c) against ggml's scalar ones,
 in real Chromium: wasm/kernels/kernel-check.js, linked by scripts/build_wasm.py from the
-simd-relaxed build's own ggml libraries, runs every kernel on random and edge-value blocks.
+simd-relaxed build's own ggml libraries, runs every kernel on random and edge-value blocks, both
+the single-row kernel and the 4- and 8-column tiles that prompts use.
 
 Chromium, not node: node 20's V8 (11.3, relaxed SIMD behind a flag) computes the relaxed dot
 wrongly in its baseline compiler (Liftoff: twice the products, the accumulator dropped), so a
@@ -27,12 +28,16 @@ def test_relaxed_kernels_equal_ggmls_scalar_ones(page: Page, app_server: serve.A
         assert row["cases"] == 528, name
         # some with integer sums small enough to be compared bit for bit
         assert row["exact_cases"] >= 40, name
+        # the tiles: each case as column 0 of 4 and of 8 (the others random), every column checked
+        assert row["tile_mismatches"] == 0, name
+        assert row["tile_cases"] == (4 + 8) * row["cases"], name
+        assert row["tile_exact_cases"] >= row["exact_cases"], name
 
 
-def test_the_timing_mode_times_all_three_of_each_kernel(page: Page, app_server: serve.AppServer):
+def test_the_timing_mode_times_each_kernel_four_ways(page: Page, app_server: serve.AppServer):
     with guarded(page):
         rows = run_kernel_check(page, app_server.url, "bench")
     assert [row["kernel"] for row in rows] == list(KERNELS)
     for row in rows:
-        assert set(row["ns_per_256"]) == {"generic", "simd128", "relaxed"}
+        assert set(row["ns_per_256"]) == {"generic", "simd128", "relaxed", "tile4", "tile8"}
         assert all(ns > 0 for ns in row["ns_per_256"].values())

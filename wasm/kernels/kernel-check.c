@@ -1,10 +1,14 @@
-// Checks and times our relaxed-SIMD vec_dot kernels (quants-relaxed.c) against ggml's scalar
+// Checks and times our relaxed-SIMD vec_dot kernels (quants-relaxed.c), the single-row ones and
+// the 4- and 8-column tiles mul_mat uses for prompts (ggml_wasm_vec_dot_cols), against ggml's scalar
 // reference (*_generic) and ggml's SIMD128 kernels (*_simd128), linked from a relaxed build's own
-// ggml libraries (scripts/build_wasm.py builds wasm/kernel-check.{js,wasm} with it; run under
-// node --experimental-wasm-relaxed-simd, tests/unit/test_wasm_kernels.py).
+// ggml libraries (scripts/build_wasm.py builds wasm/kernels/kernel-check.{js,wasm} with it;
+// tests/e2e/test_wasm_kernels.py runs it in Chromium).
 //
-//     node wasm/kernel-check.js check   one JSON line per kernel: cases, mismatches, the worst
-//     node wasm/kernel-check.js bench   ns per 256 weights for generic, simd128 and relaxed
+//     kernel-check.js check   one JSON line per kernel: cases, mismatches, the worst, and the
+//                             same for the tiles (each case's activations as column 0 of 4
+//                             and of 8, the other columns random)
+//     kernel-check.js bench   ns per 256 weights for generic, simd128, relaxed and each tile
+//                             (per column)
 //
 // Cases per kernel, in rows of 1, 9 and 64 blocks: random blocks, and edge blocks (every quant at its largest and smallest,
 // activations at -128 and 127, scales at their extremes). With unit scales every kernel sums
@@ -42,6 +46,7 @@ enum activation { Q8_0, Q8_1, Q8_K };
 
 typedef struct {
     const char * name;
+    enum ggml_type type;
     size_t block_bytes;
     int block_elements;
     enum activation activation;
@@ -53,14 +58,14 @@ typedef struct {
 #define DEQUANTIZE(type) (void (*)(const void *, float *, int64_t)) dequantize_row_##type
 
 static const kernel KERNELS[] = {
-    {"q4_0", sizeof(block_q4_0), QK4_0, Q8_0, ggml_vec_dot_q4_0_q8_0, ggml_vec_dot_q4_0_q8_0_simd128, ggml_vec_dot_q4_0_q8_0_generic, DEQUANTIZE(q4_0), 0},
-    {"q4_1", sizeof(block_q4_1), QK4_1, Q8_1, ggml_vec_dot_q4_1_q8_1, ggml_vec_dot_q4_1_q8_1_simd128, ggml_vec_dot_q4_1_q8_1_generic, DEQUANTIZE(q4_1), 0},
-    {"q5_0", sizeof(block_q5_0), QK5_0, Q8_0, ggml_vec_dot_q5_0_q8_0, ggml_vec_dot_q5_0_q8_0_simd128, ggml_vec_dot_q5_0_q8_0_generic, DEQUANTIZE(q5_0), 0},
-    {"q5_1", sizeof(block_q5_1), QK5_1, Q8_1, ggml_vec_dot_q5_1_q8_1, ggml_vec_dot_q5_1_q8_1_simd128, ggml_vec_dot_q5_1_q8_1_generic, DEQUANTIZE(q5_1), 0},
-    {"q8_0", sizeof(block_q8_0), QK8_0, Q8_0, ggml_vec_dot_q8_0_q8_0, ggml_vec_dot_q8_0_q8_0_simd128, ggml_vec_dot_q8_0_q8_0_generic, DEQUANTIZE(q8_0), 0},
-    {"q4_K", sizeof(block_q4_K), QK_K, Q8_K, ggml_vec_dot_q4_K_q8_K, ggml_vec_dot_q4_K_q8_K_simd128, ggml_vec_dot_q4_K_q8_K_generic, DEQUANTIZE(q4_K), 63},
-    {"q5_K", sizeof(block_q5_K), QK_K, Q8_K, ggml_vec_dot_q5_K_q8_K, ggml_vec_dot_q5_K_q8_K_simd128, ggml_vec_dot_q5_K_q8_K_generic, DEQUANTIZE(q5_K), 63},
-    {"q6_K", sizeof(block_q6_K), QK_K, Q8_K, ggml_vec_dot_q6_K_q8_K, ggml_vec_dot_q6_K_q8_K_simd128, ggml_vec_dot_q6_K_q8_K_generic, DEQUANTIZE(q6_K), 0},
+    {"q4_0", GGML_TYPE_Q4_0, sizeof(block_q4_0), QK4_0, Q8_0, ggml_vec_dot_q4_0_q8_0, ggml_vec_dot_q4_0_q8_0_simd128, ggml_vec_dot_q4_0_q8_0_generic, DEQUANTIZE(q4_0), 0},
+    {"q4_1", GGML_TYPE_Q4_1, sizeof(block_q4_1), QK4_1, Q8_1, ggml_vec_dot_q4_1_q8_1, ggml_vec_dot_q4_1_q8_1_simd128, ggml_vec_dot_q4_1_q8_1_generic, DEQUANTIZE(q4_1), 0},
+    {"q5_0", GGML_TYPE_Q5_0, sizeof(block_q5_0), QK5_0, Q8_0, ggml_vec_dot_q5_0_q8_0, ggml_vec_dot_q5_0_q8_0_simd128, ggml_vec_dot_q5_0_q8_0_generic, DEQUANTIZE(q5_0), 0},
+    {"q5_1", GGML_TYPE_Q5_1, sizeof(block_q5_1), QK5_1, Q8_1, ggml_vec_dot_q5_1_q8_1, ggml_vec_dot_q5_1_q8_1_simd128, ggml_vec_dot_q5_1_q8_1_generic, DEQUANTIZE(q5_1), 0},
+    {"q8_0", GGML_TYPE_Q8_0, sizeof(block_q8_0), QK8_0, Q8_0, ggml_vec_dot_q8_0_q8_0, ggml_vec_dot_q8_0_q8_0_simd128, ggml_vec_dot_q8_0_q8_0_generic, DEQUANTIZE(q8_0), 0},
+    {"q4_K", GGML_TYPE_Q4_K, sizeof(block_q4_K), QK_K, Q8_K, ggml_vec_dot_q4_K_q8_K, ggml_vec_dot_q4_K_q8_K_simd128, ggml_vec_dot_q4_K_q8_K_generic, DEQUANTIZE(q4_K), 63},
+    {"q5_K", GGML_TYPE_Q5_K, sizeof(block_q5_K), QK_K, Q8_K, ggml_vec_dot_q5_K_q8_K, ggml_vec_dot_q5_K_q8_K_simd128, ggml_vec_dot_q5_K_q8_K_generic, DEQUANTIZE(q5_K), 63},
+    {"q6_K", GGML_TYPE_Q6_K, sizeof(block_q6_K), QK_K, Q8_K, ggml_vec_dot_q6_K_q8_K, ggml_vec_dot_q6_K_q8_K_simd128, ggml_vec_dot_q6_K_q8_K_generic, DEQUANTIZE(q6_K), 0},
 };
 #define N_KERNELS (sizeof(KERNELS) / sizeof(KERNELS[0]))
 
@@ -194,40 +199,66 @@ static double magnitude(const kernel * k, const uint8_t * x, const uint8_t * y, 
     return total;
 }
 
+// Whether `got` may stand for ggml's scalar result on (x, y): bit for bit where the sum is exact.
+static int agrees(const kernel * k, const uint8_t * x, const uint8_t * y, int n, int unit, float got,
+                  float reference, int * exact_cases, double * worst) {
+    const double bound = magnitude(k, x, y, n);
+    const int exact = unit && bound < 16777216.0;
+    *exact_cases += exact;
+    const double error = fabs((double) got - reference);
+    const double relative = error / (fabs(reference) > 1 ? fabs(reference) : 1);
+    if (relative > *worst) *worst = relative;
+    return error <= (exact ? 0.0 : 1e-6 * bound);
+}
+
+#define TILE_COLUMNS 8  // the widest tile
+static const int TILE_WIDTHS[] = {4, 8};
+#define N_TILES 2
+
 static void check(void) {
     static const int row_blocks[] = {1, 9, 64};  // odd counts too: kernels that pair blocks
     for (size_t ki = 0; ki < N_KERNELS; ++ki) {
         const kernel * k = &KERNELS[ki];
-        int cases = 0, mismatches = 0, exact_cases = 0;
-        double worst = 0.0;
+        int cases = 0, mismatches = 0, exact_cases = 0, tile_cases = 0, tile_mismatches = 0, tile_exact = 0;
+        double worst = 0.0, tile_worst = 0.0;
         for (size_t li = 0; li < sizeof(row_blocks) / sizeof(row_blocks[0]); ++li) {
             const int n = row_blocks[li] * k->block_elements;
+            const size_t y_bytes = activation_bytes(k, n);
             uint8_t * x = malloc(n / k->block_elements * k->block_bytes);
-            uint8_t * y = malloc(activation_bytes(k, n));
+            uint8_t * y = malloc(TILE_COLUMNS * y_bytes);  // column 0 is the case's, the others random
             for (int unit = 0; unit < 2; ++unit) {
                 for (int wf = 0; wf < N_FILLS; ++wf) {
                     for (int af = 0; af < N_FILLS; ++af) {
                         for (int rep = 0; rep < (wf == RANDOM || af == RANDOM ? 8 : 1); ++rep) {
                             make_weights(k, x, n / k->block_elements, (enum fill) wf, unit);
                             make_activations(k, y, n, (enum fill) af, unit);
-                            float relaxed = 0, reference = 0;
+                            for (int c = 1; c < TILE_COLUMNS; ++c) make_activations(k, y + c * y_bytes, n, RANDOM, unit);
+                            float relaxed = 0, reference[TILE_COLUMNS] = {0}, tiled[TILE_COLUMNS * 2] = {0};
                             k->relaxed(n, &relaxed, 0, x, 0, y, 0, 1);
-                            k->generic(n, &reference, 0, x, 0, y, 0, 1);
+                            for (int c = 0; c < TILE_COLUMNS; ++c) k->generic(n, &reference[c], 0, x, 0, y + c * y_bytes, 0, 1);
                             ++cases;
-                            const double bound = magnitude(k, x, y, n);
-                            const int exact = unit && bound < 16777216.0;
-                            exact_cases += exact;
-                            const double error = fabs((double) relaxed - reference);
-                            const double allowed = exact ? 0.0 : 1e-6 * bound;
-                            if (!(error <= allowed)) {
+                            if (!agrees(k, x, y, n, unit, relaxed, reference[0], &exact_cases, &worst)) {
                                 if (mismatches < 3) {
                                     fprintf(stderr, "%s n=%d unit=%d weights=%d activations=%d: relaxed %.9g, generic %.9g\n",
-                                            k->name, n, unit, wf, af, relaxed, reference);
+                                            k->name, n, unit, wf, af, relaxed, reference[0]);
                                 }
                                 ++mismatches;
                             }
-                            const double relative = error / (fabs(reference) > 1 ? fabs(reference) : 1);
-                            if (relative > worst) worst = relative;
+                            for (int t = 0; t < N_TILES; ++t) {  // results 2 floats apart: bs is honoured
+                                const int width = TILE_WIDTHS[t];
+                                ggml_wasm_vec_dot_cols(k->type, width)(n, tiled, 2, x, y, y_bytes);
+                                for (int c = 0; c < width; ++c) {
+                                    ++tile_cases;
+                                    const uint8_t * yc = y + c * y_bytes;
+                                    if (!agrees(k, x, yc, n, unit, tiled[2 * c], reference[c], &tile_exact, &tile_worst)) {
+                                        if (tile_mismatches < 3) {
+                                            fprintf(stderr, "%s tile of %d, column %d n=%d unit=%d weights=%d activations=%d: tile %.9g, generic %.9g\n",
+                                                    k->name, width, c, n, unit, wf, af, tiled[2 * c], reference[c]);
+                                        }
+                                        ++tile_mismatches;
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -235,8 +266,9 @@ static void check(void) {
             free(x);
             free(y);
         }
-        printf("{\"kernel\": \"%s\", \"cases\": %d, \"exact_cases\": %d, \"mismatches\": %d, \"worst_relative\": %.3g}\n",
-               k->name, cases, exact_cases, mismatches, worst);
+        printf("{\"kernel\": \"%s\", \"cases\": %d, \"exact_cases\": %d, \"mismatches\": %d, \"worst_relative\": %.3g, "
+               "\"tile_cases\": %d, \"tile_exact_cases\": %d, \"tile_mismatches\": %d, \"tile_worst_relative\": %.3g}\n",
+               k->name, cases, exact_cases, mismatches, worst, tile_cases, tile_exact, tile_mismatches, tile_worst);
     }
 }
 
@@ -252,26 +284,44 @@ static double time_kernel(vec_dot_fn fn, int n, const void * x, const void * y, 
     return ms * 1e6 / reps / (n / 256.0);
 }
 
+// ns per 256 weights per column: a tile of `width` activation rows y_bytes apart.
+static double time_tile(ggml_vec_dot_cols_t tile, int width, int n, const void * x, const void * y, size_t y_bytes, int reps) {
+    float sink = 0, out[TILE_COLUMNS] = {0};
+    const double start = emscripten_get_now();
+    for (int r = 0; r < reps; ++r) {
+        tile(n, out, 1, x, y, y_bytes);
+        sink += out[0] + out[width - 1];
+    }
+    const double ms = emscripten_get_now() - start;
+    if (sink == 12345.678f) puts("");
+    return ms * 1e6 / reps / (n / 256.0) / width;
+}
+
 static void bench(void) {
     const int n = 4096, rows = 64, reps = 400;  // a 64×4096 weight matrix (144 KB-272 KB)
     for (size_t ki = 0; ki < N_KERNELS; ++ki) {
         const kernel * k = &KERNELS[ki];
         const size_t row_bytes = n / k->block_elements * k->block_bytes;
+        const size_t y_bytes = activation_bytes(k, n);
         uint8_t * x = malloc(row_bytes * rows);
-        uint8_t * y = malloc(activation_bytes(k, n));
+        uint8_t * y = malloc(TILE_COLUMNS * y_bytes);
         make_weights(k, x, n / k->block_elements * rows, RANDOM, 0);
-        make_activations(k, y, n, RANDOM, 0);
-        double ns[3] = {1e30, 1e30, 1e30};
+        for (int c = 0; c < TILE_COLUMNS; ++c) make_activations(k, y + c * y_bytes, n, RANDOM, 0);
+        double ns[3 + N_TILES] = {1e30, 1e30, 1e30, 1e30, 1e30};
         const vec_dot_fn fns[3] = {k->generic, k->simd128, k->relaxed};
         for (int round = 0; round < 5; ++round) {  // best of 5, interleaved
-            for (int f = 0; f < 3; ++f) {
+            for (int f = 0; f < 3 + N_TILES; ++f) {
+                const int width = f < 3 ? 1 : TILE_WIDTHS[f - 3];
                 double total = 0;
-                for (int row = 0; row < rows; ++row) total += time_kernel(fns[f], n, x + row * row_bytes, y, reps);
+                for (int row = 0; row < rows; ++row) {
+                    total += f < 3 ? time_kernel(fns[f], n, x + row * row_bytes, y, reps)
+                                   : time_tile(ggml_wasm_vec_dot_cols(k->type, width), width, n, x + row * row_bytes, y, y_bytes, reps / width);
+                }
                 if (total / rows < ns[f]) ns[f] = total / rows;
             }
         }
-        printf("{\"kernel\": \"%s\", \"ns_per_256\": {\"generic\": %.1f, \"simd128\": %.1f, \"relaxed\": %.1f}}\n",
-               k->name, ns[0], ns[1], ns[2]);
+        printf("{\"kernel\": \"%s\", \"ns_per_256\": {\"generic\": %.1f, \"simd128\": %.1f, \"relaxed\": %.1f, \"tile4\": %.1f, \"tile8\": %.1f}}\n",
+               k->name, ns[0], ns[1], ns[2], ns[3], ns[4]);
         free(x);
         free(y);
     }

@@ -85,111 +85,153 @@ static inline v128_t offset32(const int8_t * a, v128_t offset) {
     return DOT(wasm_v128_load(a + 16), offset, DOT(wasm_v128_load(a), offset, zero));
 }
 
-void ggml_vec_dot_q4_0_q8_0(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
-    assert(n % QK8_0 == 0);
-    assert(nrc == 1);
-    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+// Each type's kernel is written once, for one weight row against `ncols` activation rows (a
+// compile-time 1, 4 or 8): each weight block is unpacked once and dotted with every column. The
+// single-row vec_dot is the ncols = 1 instance; the 4- and 8-column tiles serve prompts through
+// ggml_wasm_vec_dot_cols (relaxed-simd.patch's mul_mat: 1 weight row × 8, else 4, tokens).
+// Column c's activations start `by` bytes after column c-1's; its result goes to s[c·bs].
+// Measured per column against the single-row kernel (kernel-check bench, Chromium, 2-core x86):
+// 2 columns 1.2-1.5×, 4 columns 1.4-1.9×, 8 columns 1.4-2.3× (the K types gain most).
+#define COLS 8  // the most columns of any instance
+#define KERNEL static inline __attribute__((always_inline)) void
+#define COLUMN(type, vy, by, c) ((const type *) ((const char *) (vy) + (c) * (by)))
+
+// The public vec_dot and the 4- and 8-column tiles of `type` (its body: name##_cols).
+#define ENTRIES(name, block_elements)                                                             \
+    void ggml_vec_dot_##name(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, \
+                             size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {        \
+        assert(n % (block_elements) == 0);                                                          \
+        assert(nrc == 1);                                                                           \
+        UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);                                            \
+        name##_cols(n, s, 0, vx, vy, 0, 1);                                                         \
+    }                                                                                               \
+    static void name##_tile4(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, \
+                             const void * GGML_RESTRICT vy, size_t by) {                            \
+        assert(n % (block_elements) == 0);                                                          \
+        name##_cols(n, s, bs, vx, vy, by, 4);                                                       \
+    }                                                                                               \
+    static void name##_tile8(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, \
+                             const void * GGML_RESTRICT vy, size_t by) {                            \
+        assert(n % (block_elements) == 0);                                                          \
+        name##_cols(n, s, bs, vx, vy, by, 8);                                                       \
+    }
+
+static inline void store_sums(float * s, size_t bs, const v128_t * acc, const float * extra, int ncols) {
+    for (int c = 0; c < ncols; ++c) s[c * bs] = hsum_f32x4(acc[c]) + (extra ? extra[c] : 0.0f);
+}
+
+KERNEL q4_0_q8_0_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q4_0 * GGML_RESTRICT x = vx;
-    const block_q8_0 * GGML_RESTRICT y = vy;
-    const int nb = n / QK8_0;
     const v128_t m4 = wasm_i8x16_splat(0x0F);
     const v128_t eight = wasm_i8x16_splat(8);
-    v128_t acc = wasm_f32x4_splat(0.0f);
-    for (int ib = 0; ib < nb; ++ib) {
+    v128_t acc[COLS];
+    for (int c = 0; c < ncols; ++c) acc[c] = wasm_f32x4_splat(0.0f);
+    for (int ib = 0; ib < n / QK8_0; ++ib) {
         const v128_t q = wasm_v128_load(x[ib].qs);
-        const v128_t isum = wasm_i32x4_sub(dot32(y[ib].qs, wasm_v128_and(q, m4), wasm_u8x16_shr(q, 4)),
-                                           offset32(y[ib].qs, eight));
-        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[ib].d) * FP16(y[ib].d)));
+        const v128_t lo = wasm_v128_and(q, m4), hi = wasm_u8x16_shr(q, 4);
+        const float dx = FP16(x[ib].d);
+        for (int c = 0; c < ncols; ++c) {
+            const block_q8_0 * GGML_RESTRICT y = COLUMN(block_q8_0, vy, by, c) + ib;
+            const v128_t isum = wasm_i32x4_sub(dot32(y->qs, lo, hi), offset32(y->qs, eight));
+            acc[c] = wasm_f32x4_add(acc[c], scaled(isum, dx * FP16(y->d)));
+        }
     }
-    *s = hsum_f32x4(acc);
+    store_sums(s, bs, acc, NULL, ncols);
 }
+ENTRIES(q4_0_q8_0, QK8_0)
 
-void ggml_vec_dot_q4_1_q8_1(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
-    assert(n % QK8_1 == 0);
-    assert(nrc == 1);
-    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+KERNEL q4_1_q8_1_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q4_1 * GGML_RESTRICT x = vx;
-    const block_q8_1 * GGML_RESTRICT y = vy;
-    const int nb = n / QK8_1;
     const v128_t m4 = wasm_i8x16_splat(0x0F);
-    v128_t acc = wasm_f32x4_splat(0.0f);
-    float mins = 0.0f;
-    for (int ib = 0; ib < nb; ++ib) {
+    v128_t acc[COLS];
+    float mins[COLS];
+    for (int c = 0; c < ncols; ++c) { acc[c] = wasm_f32x4_splat(0.0f); mins[c] = 0.0f; }
+    for (int ib = 0; ib < n / QK8_1; ++ib) {
         const v128_t q = wasm_v128_load(x[ib].qs);
-        const v128_t isum = dot32(y[ib].qs, wasm_v128_and(q, m4), wasm_u8x16_shr(q, 4));
-        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[ib].d) * FP16(y[ib].d)));
-        mins += FP16(x[ib].m) * FP16(y[ib].s);
+        const v128_t lo = wasm_v128_and(q, m4), hi = wasm_u8x16_shr(q, 4);
+        const float dx = FP16(x[ib].d), mx = FP16(x[ib].m);
+        for (int c = 0; c < ncols; ++c) {
+            const block_q8_1 * GGML_RESTRICT y = COLUMN(block_q8_1, vy, by, c) + ib;
+            acc[c] = wasm_f32x4_add(acc[c], scaled(dot32(y->qs, lo, hi), dx * FP16(y->d)));
+            mins[c] += mx * FP16(y->s);
+        }
     }
-    *s = hsum_f32x4(acc) + mins;
+    store_sums(s, bs, acc, mins, ncols);
 }
+ENTRIES(q4_1_q8_1, QK8_1)
 
-void ggml_vec_dot_q5_0_q8_0(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
-    assert(n % QK8_0 == 0);
-    assert(nrc == 1);
-    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+KERNEL q5_0_q8_0_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q5_0 * GGML_RESTRICT x = vx;
-    const block_q8_0 * GGML_RESTRICT y = vy;
-    const int nb = n / QK8_0;
     const v128_t m4 = wasm_i8x16_splat(0x0F);
-    v128_t acc = wasm_f32x4_splat(0.0f);
-    for (int ib = 0; ib < nb; ++ib) {
+    v128_t acc[COLS];
+    for (int c = 0; c < ncols; ++c) acc[c] = wasm_f32x4_splat(0.0f);
+    for (int ib = 0; ib < n / QK8_0; ++ib) {
         v128_t clear_lo, clear_hi;
         spread_bits(NOT_FIFTH, x[ib].qh, &clear_lo, &clear_hi);
         const v128_t q = wasm_v128_load(x[ib].qs);
-        const v128_t isum = wasm_i32x4_sub(dot32(y[ib].qs, wasm_v128_and(q, m4), wasm_u8x16_shr(q, 4)),
-                                           dot32(y[ib].qs, clear_lo, clear_hi));
-        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[ib].d) * FP16(y[ib].d)));
+        const v128_t lo = wasm_v128_and(q, m4), hi = wasm_u8x16_shr(q, 4);
+        const float dx = FP16(x[ib].d);
+        for (int c = 0; c < ncols; ++c) {
+            const block_q8_0 * GGML_RESTRICT y = COLUMN(block_q8_0, vy, by, c) + ib;
+            const v128_t isum = wasm_i32x4_sub(dot32(y->qs, lo, hi), dot32(y->qs, clear_lo, clear_hi));
+            acc[c] = wasm_f32x4_add(acc[c], scaled(isum, dx * FP16(y->d)));
+        }
     }
-    *s = hsum_f32x4(acc);
+    store_sums(s, bs, acc, NULL, ncols);
 }
+ENTRIES(q5_0_q8_0, QK8_0)
 
-void ggml_vec_dot_q5_1_q8_1(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
-    assert(n % QK8_1 == 0);
-    assert(nrc == 1);
-    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+KERNEL q5_1_q8_1_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q5_1 * GGML_RESTRICT x = vx;
-    const block_q8_1 * GGML_RESTRICT y = vy;
-    const int nb = n / QK8_1;
     const v128_t m4 = wasm_i8x16_splat(0x0F);
-    v128_t acc = wasm_f32x4_splat(0.0f);
-    float mins = 0.0f;
-    for (int ib = 0; ib < nb; ++ib) {
+    v128_t acc[COLS];
+    float mins[COLS];
+    for (int c = 0; c < ncols; ++c) { acc[c] = wasm_f32x4_splat(0.0f); mins[c] = 0.0f; }
+    for (int ib = 0; ib < n / QK8_1; ++ib) {
         v128_t hi_lo, hi_hi;
         spread_bits(FIFTH, x[ib].qh, &hi_lo, &hi_hi);
         const v128_t q = wasm_v128_load(x[ib].qs);
         const v128_t q_lo = wasm_v128_or(wasm_v128_and(q, m4), hi_lo);
         const v128_t q_hi = wasm_v128_or(wasm_u8x16_shr(q, 4), hi_hi);
-        acc = wasm_f32x4_add(acc, scaled(dot32(y[ib].qs, q_lo, q_hi), FP16(x[ib].d) * FP16(y[ib].d)));
-        mins += FP16(x[ib].m) * FP16(y[ib].s);
+        const float dx = FP16(x[ib].d), mx = FP16(x[ib].m);
+        for (int c = 0; c < ncols; ++c) {
+            const block_q8_1 * GGML_RESTRICT y = COLUMN(block_q8_1, vy, by, c) + ib;
+            acc[c] = wasm_f32x4_add(acc[c], scaled(dot32(y->qs, q_lo, q_hi), dx * FP16(y->d)));
+            mins[c] += mx * FP16(y->s);
+        }
     }
-    *s = hsum_f32x4(acc) + mins;
+    store_sums(s, bs, acc, mins, ncols);
 }
+ENTRIES(q5_1_q8_1, QK8_1)
 
-void ggml_vec_dot_q8_0_q8_0(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
-    assert(n % QK8_0 == 0);
-    assert(nrc == 1);
-    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+KERNEL q8_0_q8_0_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q8_0 * GGML_RESTRICT x = vx;
-    const block_q8_0 * GGML_RESTRICT y = vy;
-    const int nb = n / QK8_0;
     const v128_t low7 = wasm_i8x16_splat(0x7F);
     const v128_t one = wasm_i8x16_splat(1);
     const v128_t zero = wasm_i32x4_splat(0);
-    v128_t acc = wasm_f32x4_splat(0.0f);
-    for (int ib = 0; ib < nb; ++ib) {
+    v128_t acc[COLS];
+    for (int c = 0; c < ncols; ++c) acc[c] = wasm_f32x4_splat(0.0f);
+    for (int ib = 0; ib < n / QK8_0; ++ib) {
         // w = (w & 0x7F) - 128·[w < 0]: Σ a·w = Σ a·(w & 0x7F) - 128·Σ_{w<0} a
         const v128_t w0 = wasm_v128_load(x[ib].qs);
         const v128_t w1 = wasm_v128_load(x[ib].qs + 16);
-        const v128_t a0 = wasm_v128_load(y[ib].qs);
-        const v128_t a1 = wasm_v128_load(y[ib].qs + 16);
-        const v128_t low = DOT(a1, wasm_v128_and(w1, low7), DOT(a0, wasm_v128_and(w0, low7), zero));
-        const v128_t under_negative = DOT(wasm_v128_and(a1, wasm_i8x16_shr(w1, 7)), one,
-                                          DOT(wasm_v128_and(a0, wasm_i8x16_shr(w0, 7)), one, zero));
-        const v128_t isum = wasm_i32x4_sub(low, wasm_i32x4_shl(under_negative, 7));
-        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[ib].d) * FP16(y[ib].d)));
+        const v128_t low0 = wasm_v128_and(w0, low7), low1 = wasm_v128_and(w1, low7);
+        const v128_t negative0 = wasm_i8x16_shr(w0, 7), negative1 = wasm_i8x16_shr(w1, 7);
+        const float dx = FP16(x[ib].d);
+        for (int c = 0; c < ncols; ++c) {
+            const block_q8_0 * GGML_RESTRICT y = COLUMN(block_q8_0, vy, by, c) + ib;
+            const v128_t a0 = wasm_v128_load(y->qs);
+            const v128_t a1 = wasm_v128_load(y->qs + 16);
+            const v128_t low = DOT(a1, low1, DOT(a0, low0, zero));
+            const v128_t under_negative = DOT(wasm_v128_and(a1, negative1), one,
+                                              DOT(wasm_v128_and(a0, negative0), one, zero));
+            const v128_t isum = wasm_i32x4_sub(low, wasm_i32x4_shl(under_negative, 7));
+            acc[c] = wasm_f32x4_add(acc[c], scaled(isum, dx * FP16(y->d)));
+        }
     }
-    *s = hsum_f32x4(acc);
+    store_sums(s, bs, acc, NULL, ncols);
 }
+ENTRIES(q8_0_q8_0, QK8_0)
 
 // The 6-bit scales and mins of a Q4_K/Q5_K block (ggml's packing): scales in out[0..7], mins in
 // out[8..15].
@@ -217,19 +259,20 @@ static inline int32_t k_mins_sum(const int16_t bsums[16], const uint8_t mins[8])
     return hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(pairs_lo, m_lo), wasm_i32x4_mul(pairs_hi, m_hi)));
 }
 
-// One Q4_K or Q5_K block against its q8_K block, into *acc (scaled sums) and *mins: 4-bit
-// quants qs, and for Q5_K the fifth bits qh (bit 2j of qh[l] is the fifth bit of element
-// 64j + l, bit 2j+1 that of element 64j + 32 + l; NULL for Q4_K).
-static inline void k_block(const uint8_t * GGML_RESTRICT qs, const uint8_t * GGML_RESTRICT qh,
-                           const uint8_t packed_scales[12], ggml_half d, ggml_half dmin,
-                           const block_q8_K * GGML_RESTRICT y, v128_t * acc, float * mins) {
+// One Q4_K or Q5_K block against its q8_K block in each of ncols columns (y: column 0's), into
+// acc[c] (scaled sums) and mins[c]: 4-bit quants qs, and for Q5_K the fifth bits qh (bit 2j of
+// qh[l] is the fifth bit of element 64j + l, bit 2j+1 that of element 64j + 32 + l; NULL for Q4_K).
+KERNEL k_block(const uint8_t * GGML_RESTRICT qs, const uint8_t * GGML_RESTRICT qh,
+               const uint8_t packed_scales[12], ggml_half d, ggml_half dmin,
+               const block_q8_K * GGML_RESTRICT y, size_t by, const int ncols, v128_t * acc, float * mins) {
     const v128_t m4 = wasm_i8x16_splat(0x0F);
     const v128_t fifth = wasm_i8x16_splat(0x10);
     uint8_t sm[16];
     k_scales_mins(packed_scales, sm);
     v128_t h0 = qh ? wasm_v128_load(qh) : wasm_i8x16_splat(0);
     v128_t h1 = qh ? wasm_v128_load(qh + 16) : wasm_i8x16_splat(0);
-    v128_t isum = wasm_i32x4_splat(0);
+    v128_t isum[COLS];
+    for (int c = 0; c < ncols; ++c) isum[c] = wasm_i32x4_splat(0);
     for (int j = 0; j < QK_K/64; ++j) {
         const v128_t w0 = wasm_v128_load(qs + 32*j);
         const v128_t w1 = wasm_v128_load(qs + 32*j + 16);
@@ -243,66 +286,70 @@ static inline void k_block(const uint8_t * GGML_RESTRICT qs, const uint8_t * GGM
             h0 = wasm_u8x16_shr(h0, 2);
             h1 = wasm_u8x16_shr(h1, 2);
         }
-        const v128_t lo = dot32(y->qs + 64*j, lo0, lo1);
-        const v128_t hi = dot32(y->qs + 64*j + 32, hi0, hi1);
-        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sm[2*j])),
-                                                   wasm_i32x4_mul(hi, wasm_i32x4_splat(sm[2*j + 1]))));
+        const v128_t scale_lo = wasm_i32x4_splat(sm[2*j]), scale_hi = wasm_i32x4_splat(sm[2*j + 1]);
+        for (int c = 0; c < ncols; ++c) {
+            const int8_t * GGML_RESTRICT q8 = COLUMN(block_q8_K, y, by, c)->qs;
+            const v128_t lo = dot32(q8 + 64*j, lo0, lo1);
+            const v128_t hi = dot32(q8 + 64*j + 32, hi0, hi1);
+            isum[c] = wasm_i32x4_add(isum[c], wasm_i32x4_add(wasm_i32x4_mul(lo, scale_lo),
+                                                             wasm_i32x4_mul(hi, scale_hi)));
+        }
     }
-    *acc = wasm_f32x4_add(*acc, scaled(isum, y->d * FP16(d)));
-    *mins += y->d * FP16(dmin) * k_mins_sum(y->bsums, sm + 8);
+    for (int c = 0; c < ncols; ++c) {
+        const block_q8_K * GGML_RESTRICT yc = COLUMN(block_q8_K, y, by, c);
+        acc[c] = wasm_f32x4_add(acc[c], scaled(isum[c], yc->d * FP16(d)));
+        mins[c] -= yc->d * FP16(dmin) * k_mins_sum(yc->bsums, sm + 8);
+    }
 }
 
-void ggml_vec_dot_q4_K_q8_K(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
-    assert(n % QK_K == 0);
-    assert(nrc == 1);
-    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+KERNEL q4_K_q8_K_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q4_K * GGML_RESTRICT x = vx;
-    const block_q8_K * GGML_RESTRICT y = vy;
-    v128_t acc = wasm_f32x4_splat(0.0f);
-    float mins = 0.0f;
+    v128_t acc[COLS];
+    float mins[COLS];  // negated: the sums' parts to subtract
+    for (int c = 0; c < ncols; ++c) { acc[c] = wasm_f32x4_splat(0.0f); mins[c] = 0.0f; }
     for (int i = 0; i < n / QK_K; ++i) {
-        k_block(x[i].qs, NULL, x[i].scales, x[i].d, x[i].dmin, &y[i], &acc, &mins);
+        k_block(x[i].qs, NULL, x[i].scales, x[i].d, x[i].dmin, (const block_q8_K *) vy + i, by, ncols, acc, mins);
     }
-    *s = hsum_f32x4(acc) - mins;
+    store_sums(s, bs, acc, mins, ncols);
 }
+ENTRIES(q4_K_q8_K, QK_K)
 
-void ggml_vec_dot_q5_K_q8_K(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
-    assert(n % QK_K == 0);
-    assert(nrc == 1);
-    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+KERNEL q5_K_q8_K_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q5_K * GGML_RESTRICT x = vx;
-    const block_q8_K * GGML_RESTRICT y = vy;
-    v128_t acc = wasm_f32x4_splat(0.0f);
-    float mins = 0.0f;
+    v128_t acc[COLS];
+    float mins[COLS];  // negated, as for Q4_K
+    for (int c = 0; c < ncols; ++c) { acc[c] = wasm_f32x4_splat(0.0f); mins[c] = 0.0f; }
     for (int i = 0; i < n / QK_K; ++i) {
-        k_block(x[i].qs, x[i].qh, x[i].scales, x[i].d, x[i].dmin, &y[i], &acc, &mins);
+        k_block(x[i].qs, x[i].qh, x[i].scales, x[i].d, x[i].dmin, (const block_q8_K *) vy + i, by, ncols, acc, mins);
     }
-    *s = hsum_f32x4(acc) - mins;
+    store_sums(s, bs, acc, mins, ncols);
+}
+ENTRIES(q5_K_q8_K, QK_K)
+
+// The -32 of every Q6_K weight against column y: 32 · Σ_k scale_k · bsum_k over the 16 groups
+// of 16, negated.
+static inline v128_t q6_K_offsets(const v128_t scales, const block_q8_K * GGML_RESTRICT y) {
+    const v128_t offsets = wasm_i32x4_add(
+        wasm_i32x4_dot_i16x8(wasm_v128_load(y->bsums), wasm_i16x8_extend_low_i8x16(scales)),
+        wasm_i32x4_dot_i16x8(wasm_v128_load(y->bsums + 8), wasm_i16x8_extend_high_i8x16(scales)));
+    return wasm_i32x4_mul(offsets, wasm_i32x4_splat(-32));
 }
 
-void ggml_vec_dot_q6_K_q8_K(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, size_t bx, const void * GGML_RESTRICT vy, size_t by, int nrc) {
-    assert(n % QK_K == 0);
-    assert(nrc == 1);
-    UNUSED(nrc); UNUSED(bx); UNUSED(by); UNUSED(bs);
+KERNEL q6_K_q8_K_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q6_K * GGML_RESTRICT x = vx;
-    const block_q8_K * GGML_RESTRICT y = vy;
-    const int nb = n / QK_K;
     const v128_t m4 = wasm_i8x16_splat(0x0F);
     const v128_t m30 = wasm_i8x16_splat(0x30);
     const v128_t zero = wasm_i32x4_splat(0);
-    v128_t acc = wasm_f32x4_splat(0.0f);
-    for (int i = 0; i < nb; ++i) {
+    v128_t acc[COLS];
+    for (int c = 0; c < ncols; ++c) acc[c] = wasm_f32x4_splat(0.0f);
+    for (int i = 0; i < n / QK_K; ++i) {
         const int8_t * GGML_RESTRICT sc = x[i].scales;
-        // the -32 of every weight: 32 · Σ_k scale_k · bsum_k over the 16 groups of 16
         const v128_t scales = wasm_v128_load(sc);
-        const v128_t offsets = wasm_i32x4_add(
-            wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums), wasm_i16x8_extend_low_i8x16(scales)),
-            wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums + 8), wasm_i16x8_extend_high_i8x16(scales)));
-        v128_t isum = wasm_i32x4_mul(offsets, wasm_i32x4_splat(-32));
+        v128_t isum[COLS];
+        for (int c = 0; c < ncols; ++c) isum[c] = q6_K_offsets(scales, COLUMN(block_q8_K, vy, by, c) + i);
         for (int half = 0; half < QK_K/128; ++half) {
             const uint8_t * GGML_RESTRICT ql = x[i].ql + 64*half;
             const uint8_t * GGML_RESTRICT qh = x[i].qh + 32*half;
-            const int8_t * GGML_RESTRICT q8 = y[i].qs + 128*half;
             const int8_t * GGML_RESTRICT group_scale = sc + 8*half;
             for (int l = 0; l < 2; ++l) {  // elements 16l .. 16l+15 of each 32-element group
                 const v128_t a = wasm_v128_load(ql + 16*l);
@@ -312,20 +359,43 @@ void ggml_vec_dot_q6_K_q8_K(int n, float * GGML_RESTRICT s, size_t bs, const voi
                 const v128_t q1 = wasm_v128_or(wasm_v128_and(b, m4), wasm_v128_and(wasm_i8x16_shl(h, 2), m30));
                 const v128_t q2 = wasm_v128_or(wasm_u8x16_shr(a, 4), wasm_v128_and(h, m30));
                 const v128_t q3 = wasm_v128_or(wasm_u8x16_shr(b, 4), wasm_v128_and(wasm_u8x16_shr(h, 2), m30));
-                const v128_t d0 = DOT(wasm_v128_load(q8 + 16*l), q0, zero);
-                const v128_t d1 = DOT(wasm_v128_load(q8 + 32 + 16*l), q1, zero);
-                const v128_t d2 = DOT(wasm_v128_load(q8 + 64 + 16*l), q2, zero);
-                const v128_t d3 = DOT(wasm_v128_load(q8 + 96 + 16*l), q3, zero);
-                isum = wasm_i32x4_add(isum, wasm_i32x4_add(
-                    wasm_i32x4_add(wasm_i32x4_mul(d0, wasm_i32x4_splat(group_scale[l])),
-                                   wasm_i32x4_mul(d1, wasm_i32x4_splat(group_scale[2 + l]))),
-                    wasm_i32x4_add(wasm_i32x4_mul(d2, wasm_i32x4_splat(group_scale[4 + l])),
-                                   wasm_i32x4_mul(d3, wasm_i32x4_splat(group_scale[6 + l])))));
+                const v128_t s0 = wasm_i32x4_splat(group_scale[l]), s1 = wasm_i32x4_splat(group_scale[2 + l]);
+                const v128_t s2 = wasm_i32x4_splat(group_scale[4 + l]), s3 = wasm_i32x4_splat(group_scale[6 + l]);
+                for (int c = 0; c < ncols; ++c) {
+                    const int8_t * GGML_RESTRICT q8 = (COLUMN(block_q8_K, vy, by, c) + i)->qs + 128*half;
+                    const v128_t d0 = DOT(wasm_v128_load(q8 + 16*l), q0, zero);
+                    const v128_t d1 = DOT(wasm_v128_load(q8 + 32 + 16*l), q1, zero);
+                    const v128_t d2 = DOT(wasm_v128_load(q8 + 64 + 16*l), q2, zero);
+                    const v128_t d3 = DOT(wasm_v128_load(q8 + 96 + 16*l), q3, zero);
+                    isum[c] = wasm_i32x4_add(isum[c], wasm_i32x4_add(
+                        wasm_i32x4_add(wasm_i32x4_mul(d0, s0), wasm_i32x4_mul(d1, s1)),
+                        wasm_i32x4_add(wasm_i32x4_mul(d2, s2), wasm_i32x4_mul(d3, s3))));
+                }
             }
         }
-        acc = wasm_f32x4_add(acc, scaled(isum, FP16(x[i].d) * y[i].d));
+        const float dx = FP16(x[i].d);
+        for (int c = 0; c < ncols; ++c) {
+            acc[c] = wasm_f32x4_add(acc[c], scaled(isum[c], dx * (COLUMN(block_q8_K, vy, by, c) + i)->d));
+        }
     }
-    *s = hsum_f32x4(acc);
+    store_sums(s, bs, acc, NULL, ncols);
+}
+ENTRIES(q6_K_q8_K, QK_K)
+
+#define TILE(name) return ncols == 8 ? name##_tile8 : ncols == 4 ? name##_tile4 : NULL
+
+ggml_vec_dot_cols_t ggml_wasm_vec_dot_cols(enum ggml_type type, int ncols) {
+    switch (type) {
+        case GGML_TYPE_Q4_0: TILE(q4_0_q8_0);
+        case GGML_TYPE_Q4_1: TILE(q4_1_q8_1);
+        case GGML_TYPE_Q5_0: TILE(q5_0_q8_0);
+        case GGML_TYPE_Q5_1: TILE(q5_1_q8_1);
+        case GGML_TYPE_Q8_0: TILE(q8_0_q8_0);
+        case GGML_TYPE_Q4_K: TILE(q4_K_q8_K);
+        case GGML_TYPE_Q5_K: TILE(q5_K_q8_K);
+        case GGML_TYPE_Q6_K: TILE(q6_K_q8_K);
+        default: return NULL;
+    }
 }
 
 #endif // __wasm_relaxed_simd__
