@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -157,14 +158,12 @@ class PlaywrightDriver:
         )
         self.blocked = block_non_local(self._context)
         self.page = self._context.pages[0] if self._context.pages else self._context.new_page()
-        self.console: list[str] = []
+        self.console: deque[str] = deque(maxlen=CONSOLE_TAIL)
         self.crashed = False
-        self.page.on("console", lambda message: self._log(f"{message.type}: {message.text}"))
+        self.page.on(
+            "console", lambda message: self.console.append(f"{message.type}: {message.text}")
+        )
         self.page.on("crash", lambda _page: setattr(self, "crashed", True))
-
-    def _log(self, line: str) -> None:
-        self.console.append(line)
-        del self.console[:-CONSOLE_TAIL]
 
     def goto(self, url: str) -> None:
         self.page.goto(url)
