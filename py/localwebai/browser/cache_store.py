@@ -6,8 +6,9 @@ contents stay JS Blobs throughout.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,21 +48,15 @@ class IndexedDBStore(ChunkStore):
         return json.loads(str(js.JSON.stringify(await glue.idb.records())))
 
     async def put_record(self, stored: dict[str, Any]) -> None:
-        await glue.idb.putRecord(js.JSON.parse(json.dumps(stored)))
+        with _storage_errors("the model's cache record"):
+            await glue.idb.putRecord(js.JSON.parse(json.dumps(stored)))
 
     async def delete_model(self, model_id: str) -> None:
         await glue.idb.deleteModel(model_id)
 
     async def put_chunk(self, model_id: str, index: int, blob: Any, as_bytes: bool = False) -> None:
-        try:
+        with _storage_errors("part of the model"):
             await glue.idb.putChunk(model_id, index, blob, as_bytes)
-        except JsException as error:
-            name, _, message = error_fields(error)
-            if name == "QuotaExceededError":
-                raise QuotaExceeded from None
-            raise StorageRefused(
-                f"The browser could not store part of the model: {message}"
-            ) from None
 
     async def get_chunk(self, model_id: str, index: int) -> Any | None:
         blob = await glue.idb.getChunk(model_id, index)
@@ -69,6 +64,19 @@ class IndexedDBStore(ChunkStore):
 
     async def estimate(self) -> StorageEstimate | None:
         return (await storage_state()).estimate
+
+
+@contextlib.contextmanager
+def _storage_errors(what: str) -> Iterator[None]:
+    """A refused IndexedDB write as the core's errors: ``QuotaExceeded`` (the core says how
+    much is needed and keeps what is stored) or ``StorageRefused``."""
+    try:
+        yield
+    except JsException as error:
+        name, _, message = error_fields(error)
+        if name == "QuotaExceededError":
+            raise QuotaExceeded from None
+        raise StorageRefused(f"The browser could not store {what}: {message}") from None
 
 
 def _remote(info: Any) -> RemoteInfo:
