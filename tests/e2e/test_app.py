@@ -47,6 +47,61 @@ def test_shell_shows_before_python_then_boots_isolated(page: Page, app_server: s
     expect(page.locator("button.server-model", has_text=TINY)).to_be_visible()
 
 
+SNAPSHOT_SAVED = "() => /^(saved|failed)/.test(document.body.dataset.bootSnapshot ?? '')"
+
+
+def saved_snapshot_bytes(page: Page) -> int:
+    """Wait for the snapshot a normal start leaves behind; its size in bytes."""
+    page.wait_for_function(SNAPSHOT_SAVED, timeout=PYTHON_BOOT_TIMEOUT_MS)
+    outcome = page.get_attribute("body", "data-boot-snapshot")
+    assert outcome.startswith("saved "), outcome
+    return int(outcome.split()[1])
+
+
+def reload_app(page: Page) -> str:
+    """Reload and wait for Python; how Pyodide started ("snapshot" or "normal")."""
+    page.reload()
+    page.wait_for_selector("body[data-state=ready]", timeout=PYTHON_BOOT_TIMEOUT_MS)
+    return page.get_attribute("body", "data-python-boot")
+
+
+def test_the_next_visit_starts_python_from_a_saved_snapshot(app_page: Page):
+    assert app_page.get_attribute("body", "data-python-boot") == "normal"
+    assert "(first start)" in app_page.inner_text("#status")
+    assert saved_snapshot_bytes(app_page) > 10 << 20  # a whole fresh Pyodide heap
+    assert reload_app(app_page) == "snapshot"
+    assert "(from its saved start)" in app_page.inner_text("#status")
+    assert app_page.get_attribute("body", "data-boot-snapshot") is None  # none saved again
+    # the restored interpreter runs the whole app: UI, cache, engine, native-equal tokens
+    assert_tiny_model_matches_native(app_page)
+
+
+def test_a_damaged_snapshot_is_replaced_by_a_normal_start(app_page: Page):
+    saved_snapshot_bytes(app_page)
+    app_page.evaluate(
+        """async () => {
+            const { version } = await import("./js/pyodide-boot.js");
+            const db = await new Promise((ok, no) => {
+                const open = indexedDB.open("localwebai-boot");
+                open.onsuccess = () => ok(open.result);
+                open.onerror = () => no(open.error);
+            });
+            const damaged = crypto.getRandomValues(new Uint8Array(1 << 16));
+            await new Promise((ok, no) => {
+                const transaction = db.transaction("snapshots", "readwrite");
+                transaction.objectStore("snapshots").put(damaged, version);
+                transaction.oncomplete = ok;
+                transaction.onerror = () => no(transaction.error);
+            });
+            db.close();
+        }"""
+    )
+    assert reload_app(app_page) == "normal"
+    assert "(first start)" in app_page.inner_text("#status")
+    assert saved_snapshot_bytes(app_page) > 10 << 20  # the damaged one was replaced
+    assert reload_app(app_page) == "snapshot"
+
+
 def test_tiny_model_by_url_matches_native_greedy_tokens(app_page: Page):
     reference = json.loads(REFERENCE.read_text())
     load_by_url(app_page, f"/models/{TINY}")

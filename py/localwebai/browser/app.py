@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import js
+from pyodide.ffi import JsException
 
 from ..cache import parse_sha256
 from ..conversations import ConversationStore
@@ -28,6 +29,7 @@ from ..spec import format_bytes
 from . import dom
 from .bench_panel import BenchPanel
 from .blobs import fetch_json, new_abort_controller
+from .boot import boot_record, save_boot_snapshot
 from .cache_panel import CachePanel
 from .catalogue_view import CatalogueView
 from .chat_view import ChatView
@@ -397,6 +399,24 @@ async def main() -> None:
     await app.cache_panel.refresh()  # and the catalogue, with the same records
     await app.restore_last_conversation()
     app.set_picker_enabled(True)
-    app.status.set(READY, f"Python ready in {boot_seconds:.1f} s. Pick a model to load.")
+    boot = boot_record()
+    app.status.set(READY, boot.ready_message(boot_seconds))
     js.document.body.dataset.pythonBootMs = str(round(boot_seconds * 1000))
+    js.document.body.dataset.pythonBoot = boot.source
     await app.chat.load_markdown()
+    if boot.should_save_snapshot:
+        await _save_boot_snapshot()
+
+
+async def _save_boot_snapshot() -> None:
+    """Leave a snapshot for the next visit; the outcome is on ``body[data-boot-snapshot]``
+    (a browser that cannot save one just starts normally again)."""
+    body = js.document.body
+    body.dataset.bootSnapshot = "saving"
+    try:
+        size = await save_boot_snapshot()
+    except JsException as error:  # a full quota, no IndexedDB: the next visit starts normally
+        js.console.warn(f"LocalWebAI: no quicker start saved for next time: {error}")
+        body.dataset.bootSnapshot = "failed"
+    else:
+        body.dataset.bootSnapshot = f"saved {size}"
