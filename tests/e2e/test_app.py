@@ -24,6 +24,7 @@ from tests.support.app_actions import (
     wait_model_ready,
     wait_reply,
 )
+from tests.support.app_steps import BOOT_SNAPSHOT_OUTCOME
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, booted_app
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "tiny_llama_greedy.json"
@@ -47,13 +48,10 @@ def test_shell_shows_before_python_then_boots_isolated(page: Page, app_server: s
     expect(page.locator("button.server-model", has_text=TINY)).to_be_visible()
 
 
-SNAPSHOT_SAVED = "() => /^(saved|failed)/.test(document.body.dataset.bootSnapshot ?? '')"
-
-
 def saved_snapshot_bytes(page: Page) -> int:
     """Wait for the snapshot a normal start leaves behind; its size in bytes."""
-    page.wait_for_function(SNAPSHOT_SAVED, timeout=PYTHON_BOOT_TIMEOUT_MS)
-    outcome = page.get_attribute("body", "data-boot-snapshot")
+    outcome = page.wait_for_function(BOOT_SNAPSHOT_OUTCOME, timeout=PYTHON_BOOT_TIMEOUT_MS)
+    outcome = outcome.json_value()
     assert outcome.startswith("saved "), outcome
     return int(outcome.split()[1])
 

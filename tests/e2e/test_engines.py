@@ -109,8 +109,12 @@ def test_tiny_model_by_url_matches_native_then_loads_from_the_cache(
     assert reply["error"] == ""
     assert reply["text"] == expected
     requests = model_requests(app_server, TINY)
+    # the first visit left a snapshot of Python's start; the reload starts from it
+    saved = app.wait_boot_snapshot(booted)
+    assert saved.startswith("saved "), saved
 
     app.reload_app(booted)
+    assert booted.evaluate("() => document.body.dataset.pythonBoot") == "snapshot"
     app.load_by_url(booted, f"/models/{TINY}")
     app.wait_model_ready(booted)
     assert model_requests(app_server, TINY) == requests  # every byte from the browser's cache
