@@ -7,7 +7,8 @@ threads), the right MIME types for wasm and modules, and HTTP Range answers so l
 stream. URL space, each prefix backed by one folder of the repo:
 
     /          web/      the page, its CSS and JS glue, vendored Pyodide/PyScript/wllama
-    /py/       py/       the Python package the page imports
+    /py/       py/       the Python package the page imports, as one zip made on each
+                         request (/py/localwebai.zip: localwebai.tooling.page_archive)
     /wasm/     wasm/     the llama.cpp WebAssembly build
     /models/   --models  local GGUF files (default: ./models when it exists);
                          /models/index.json lists them for the page
@@ -34,6 +35,7 @@ sys.path.insert(0, str(REPO / "py"))  # the pure localwebai package; it needs no
 
 from localwebai.server_models import INDEX_PATH, index_json, list_gguf_files  # noqa: E402
 from localwebai.tooling.http_headers import ISOLATION_HEADERS, MIME_TYPES  # noqa: E402
+from localwebai.tooling.page_archive import ARCHIVE_PATH, page_archive  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -162,6 +164,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         if url_path == "/" + INDEX_PATH:
             body = index_json(list_gguf_files(self.server.models_dir, MODELS_PREFIX)).encode()
             self._send_bytes(HTTPStatus.OK, body, "application/json", send_body)
+            return
+        if url_path == "/" + ARCHIVE_PATH:
+            archive = page_archive(REPO / "py")
+            self._send_bytes(HTTPStatus.OK, archive, "application/zip", send_body)
             return
         target = self._locate(url_path)
         if target is None:

@@ -85,6 +85,7 @@ from native_reference import ensure_node_llama_cpp  # noqa: E402
 
 import serve  # noqa: E402
 from tests.support.app_actions import close_views, open_view  # noqa: E402
+from tests.support.app_steps import BOOT_SNAPSHOT_OUTCOME  # noqa: E402
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, block_non_local  # noqa: E402
 from tests.support.kernel_check import run_kernel_check  # noqa: E402
 from tests.support.server import serve_py  # noqa: E402
@@ -516,7 +517,11 @@ class Bench:
             Sample(APP, "download_mbps", self.model_mb / seconds, "MB/s", None, rep)
         )
         self.notes.append(f"app download timed {basis}")
+        saved = page.wait_for_function(BOOT_SNAPSHOT_OUTCOME, timeout=BOOT_TIMEOUT_MS).json_value()
         times = self._open_app(page, rep, cold=False)
+        boot = page.get_attribute("body", "data-python-boot")
+        self.samples.append(Sample(APP, "python_ready_again_ms", times["python"], "ms", None, rep))
+        self.notes.append(f"app returning visit: Python started {boot} (snapshot {saved})")
         second = self._load_in_app(page)
         self.samples.append(Sample(APP, "cached_ready_ms", second["ready_ms"], "ms", None, rep))
         nav_to_ready = times["python"] + second["ready_ms"]
@@ -638,7 +643,8 @@ def other_table(summaries: list[Summary], all_cores: int, model_mb: float) -> st
 
     add("UI visible (first paint), ms", get(APP, "ui_visible_ms"), None, "", "<= 500")
     add("DOMContentLoaded, ms", get(APP, "dom_content_loaded_ms"), None, "", "")
-    add("Python ready, ms", get(APP, "python_ready_ms"), None, "", "<= 2500")
+    add("Python ready (first visit), ms", get(APP, "python_ready_ms"), None, "", "<= 2500")
+    add("Python ready (returning visit), ms", get(APP, "python_ready_again_ms"), None, "", "")
     add(
         "first load (download) to ready, ms",
         get(APP, "load_ms", all_cores),

@@ -4,8 +4,12 @@ runs, and site tooling and the native runtime, which the page never gets."""
 from __future__ import annotations
 
 import ast
+import io
 import json
+import zipfile
 from pathlib import Path
+
+from localwebai.tooling.page_archive import ARCHIVE_PATH, page_archive
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "py" / "localwebai"
@@ -96,14 +100,15 @@ def test_native_runtime_imports_no_js_nor_the_browser_bindings() -> None:
 
 def test_pyscript_config_ships_every_module_but_the_tooling_and_native() -> None:
     config = json.loads((REPO / "web" / "pyscript.json").read_text())
-    shipped = set(config["files"])
-    modules = {f"./py/{p.relative_to(REPO / 'py').as_posix()}" for p in shipped_modules()}
-    assert shipped == modules
-    assert "./py/localwebai/browser/app.py" in shipped
+    assert config["files"] == {f"./{ARCHIVE_PATH}": "./*"}  # unpacked into the cwd: ./localwebai
+    archive = zipfile.ZipFile(io.BytesIO(page_archive(REPO / "py")))
+    shipped = set(archive.namelist())
+    assert shipped == {p.relative_to(REPO / "py").as_posix() for p in shipped_modules()}
+    assert "localwebai/browser/app.py" in shipped
     assert not {s for s in shipped if "/tooling/" in s or s.endswith("/__main__.py")}
     assert not {s for s in shipped if "/native/" in s}
-    for source, target in config["files"].items():
-        assert target == "." + source.removeprefix("./py")  # ./py/localwebai/x → ./localwebai/x
+    assert archive.read("localwebai/cache.py") == (PACKAGE / "cache.py").read_bytes()
+    assert page_archive(REPO / "py") == page_archive(REPO / "py")  # no dates: same tree, same bytes
     # the vendored Pyodide, through the module that restores a saved start (pyodide-boot.js)
     assert config["interpreter"] == "./js/pyodide-boot.js"
     boot = (REPO / "web" / config["interpreter"]).read_text()

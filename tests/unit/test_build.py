@@ -11,6 +11,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from localwebai.tooling.build import (
     find_source,
 )
 from localwebai.tooling.cli import main
+from localwebai.tooling.page_archive import ARCHIVE_PATH
 
 REPO = Path(__file__).resolve().parents[2]
 ISOLATION = (
@@ -83,11 +85,13 @@ def test_layout_mirrors_serve_py(site: Path) -> None:
     assert '"../wasm/wllama.wasm"' in (site / "js/glue.js").read_text()
     assert json.loads((site / "models/index.json").read_text()) == {"models": []}
     assert not list(site.rglob("__pycache__"))
-    # the page gets exactly the modules pyscript.json ships: no tooling, no command line
+    # the page gets one archive of its modules: no tooling, no command line
     python_files = {p.relative_to(site).as_posix() for p in (site / "py").rglob("*") if p.is_file()}
-    assert python_files == {url.removeprefix("./") for url in config["files"]}
-    assert not (site / "py/localwebai/tooling").exists()
-    assert not (site / "py/localwebai/__main__.py").exists()
+    assert python_files == {ARCHIVE_PATH}
+    names = zipfile.ZipFile(site / ARCHIVE_PATH).namelist()
+    assert "localwebai/browser/app.py" in names and "localwebai/gguf/parser.py" in names
+    assert not [n for n in names if n.startswith(("localwebai/tooling/", "localwebai/native/"))]
+    assert "localwebai/__main__.py" not in names
 
 
 def test_manifest_lists_every_shell_file_with_its_hash(site: Path) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,6 +108,19 @@ def test_unsupported_range_forms_send_whole_file(server: serve.AppServer, header
     response, body = request(server, "/models/small.gguf", {"Range": header})
     assert response.status == 200
     assert body == MODEL_BYTES
+
+
+def test_page_archive_is_made_from_the_checkout(server: serve.AppServer) -> None:
+    response, body = request(server, "/py/localwebai.zip")
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "application/zip"
+    assert response.getheader("Cross-Origin-Embedder-Policy") == "require-corp"
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    errors = serve.REPO / "py" / "localwebai" / "errors.py"
+    assert archive.read("localwebai/errors.py") == errors.read_bytes()
+    head, head_body = request(server, "/py/localwebai.zip", method="HEAD")
+    assert head.status == 200 and head_body == b""
+    assert int(head.getheader("Content-Length")) == len(body)
 
 
 def test_models_index_lists_only_gguf(server: serve.AppServer) -> None:

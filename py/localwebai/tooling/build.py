@@ -3,7 +3,7 @@
 ``python -m localwebai build OUT/`` mirrors serve.py's URL space with relative URLs only:
 
     OUT/            web/  (the page, glue, vendored Pyodide/PyScript/wllama, sw.js, icons)
-    OUT/py/         the Python files web/pyscript.json names
+    OUT/py/         localwebai.zip, the Python the page runs (``page_archive``)
     OUT/wasm/       wasm/ (llama.cpp builds: ours for the CPU, wllama's default and compat)
     OUT/models/     index.json (the page's "On this server" list) and, with --models, the GGUFs
     OUT/_headers    COOP/COEP/CORP for hosts that read one (Netlify, Cloudflare Pages)
@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from ..errors import LocalWebAIError
 from ..server_models import INDEX_PATH, ServerModel, index_json, list_gguf_files
 from .http_headers import ISOLATION_HEADERS, MIME_TYPES
+from .page_archive import ARCHIVE_PATH, page_archive
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the checkout holding py/localwebai
 REQUIRED = ("web/index.html", "web/pyscript.json", "web/sw.js", "web/js/register-sw.js", "wasm")
@@ -115,17 +116,17 @@ def _tree(folder: Path, prefix: str) -> dict[str, Path]:
 def shell_sources(source: Path) -> dict[str, Path]:
     """{OUT-relative path: source file} for the app shell, in serve.py's layout."""
     files = _tree(source / "web", "")
-    config = json.loads((source / "web" / "pyscript.json").read_text(encoding="utf-8"))
-    for url in config["files"]:
-        rel = PurePosixPath(url.removeprefix("./"))
-        if not url.startswith("./py/") or ".." in rel.parts:
-            raise BuildError(f"web/pyscript.json: {url} is not a file under ./py/")
-        if not (source / rel).is_file():
-            raise BuildError(f"web/pyscript.json names {url}, but {source / rel} does not exist")
-        files[rel.as_posix()] = source / rel
     wasm = _tree(source / "wasm", "wasm")
     files.update({rel: path for rel, path in wasm.items() if not rel.startswith(KERNEL_SOURCES)})
     return files
+
+
+def _page_archive(source: Path, config: bytes) -> bytes:
+    """The page's Python as one zip, where web/pyscript.json has PyScript unpack it."""
+    files = json.loads(config.decode("utf-8"))["files"]
+    if files != {f"./{ARCHIVE_PATH}": "./*"}:
+        raise BuildError(f'web/pyscript.json: "files" must be {{"./{ARCHIVE_PATH}": "./*"}}')
+    return page_archive(source / "py")
 
 
 def check_relative_urls(path: str, text: str) -> None:
@@ -216,6 +217,7 @@ def build(
     model_files = {model.name: models / model.name for model in listed if models is not None}
 
     contents = {rel: path.read_bytes() for rel, path in shell_sources(source).items()}
+    contents[ARCHIVE_PATH] = _page_archive(source, contents["pyscript.json"])
     contents[INDEX_PATH] = index_json(listed).encode()
     for rel in ("index.html", "manifest.webmanifest"):
         if rel in contents:
