@@ -146,6 +146,7 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
     set_generation(page, "chat", 0, 6)
     send(page, "Hello")
     saved_reply = wait_reply(page)["text"]
+    expect(page.locator("#conversation-list li")).to_have_count(1)  # saved before going offline
     # wllama's own report (getNumThreads, isMultithread): every core, in its thread pool
     engine = page.inner_text("#model-metadata [data-field=engine]")
     cores = page.evaluate("navigator.hardwareConcurrency")

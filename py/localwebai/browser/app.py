@@ -404,8 +404,8 @@ async def main() -> None:
     js.document.body.dataset.pythonBootMs = str(round(boot_seconds * 1000))
     js.document.body.dataset.pythonBoot = boot.source
     await app.chat.load_markdown()
-    if boot.should_save_snapshot:
-        await _save_boot_snapshot()
+    if boot.should_save_snapshot:  # in the background: main.py is done, the page is in use
+        dom.run_beside(_save_boot_snapshot())
 
 
 async def _save_boot_snapshot() -> None:
