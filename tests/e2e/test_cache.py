@@ -26,6 +26,7 @@ from tests.support.app_actions import (
     wait_model_ready,
     wait_reply,
 )
+from tests.support.app_steps import BOOT_SNAPSHOT_OUTCOME
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS
 from tests.support.server import (
     DROP_EVERY_BYTES,
@@ -66,6 +67,14 @@ def chunk_requests(server: serve.AppServer, path: str, since: int = 0) -> list[s
     size = (server.models_dir / path.rsplit("/", 1)[-1]).stat().st_size
     ranges = {f"bytes={c.start}-{c.end - 1}" for c in plan_chunks(size)}
     return [r for r in server.request_log[since:] if r.path == path and r.range in ranges]
+
+
+@pytest.fixture
+def resting_app_page(app_page: Page) -> Page:
+    """``app_page`` once its first start's own work is done (the snapshot for the next visit is
+    saved): where a test counts the bytes in flight, nothing else slows the page's reads."""
+    app_page.wait_for_function(BOOT_SNAPSHOT_OUTCOME, timeout=PYTHON_BOOT_TIMEOUT_MS)
+    return app_page
 
 
 def bytes_served_twice(requests: list[serve.LoggedRequest]) -> int:
@@ -146,7 +155,10 @@ def test_model_loads_from_the_cache_with_its_url_blocked(app_page: Page, app_ser
     assert "last used" in cached_rows(app_page)[0]["text"]
 
 
-def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(app_page: Page, app_server):
+def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(
+    resting_app_page: Page, app_server
+):
+    app_page = resting_app_page
     url = f"{SLOW_PREFIX}models/{SMOLLM2}"
     load_by_url(app_page, url)
     app_page.wait_for_function(
@@ -179,7 +191,10 @@ def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(app_page: P
     answers_as_native(app_page)
 
 
-def test_dropped_connection_mid_chunk_continues_from_the_last_byte(app_page: Page, app_server):
+def test_dropped_connection_mid_chunk_continues_from_the_last_byte(
+    resting_app_page: Page, app_server
+):
+    app_page = resting_app_page
     url = f"{FLAKY_PREFIX}models/{SMOLLM2}"
     load_by_url(app_page, url)
     wait_model_ready(app_page)
@@ -199,8 +214,9 @@ def test_dropped_connection_mid_chunk_continues_from_the_last_byte(app_page: Pag
 
 @pytest.mark.slow
 def test_a_network_that_drops_every_5_mb_loads_and_fetches_no_byte_twice(
-    app_page: Page, app_server
+    resting_app_page: Page, app_server
 ):
+    app_page = resting_app_page
     url = f"{DROPPING_PREFIX}models/{SMOLLM2}"
     record_stages(app_page)
     load_by_url(app_page, url)
