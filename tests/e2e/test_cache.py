@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+import xxhash
 from localwebai.cache import CHUNK_SIZE, PARALLEL_FETCHES, plan_chunks
 from localwebai.gguf import FIRST_READ_SIZE
 from playwright.sync_api import Page, expect
@@ -115,6 +116,21 @@ def record_stages(page: Page) -> None:
     )
 
 
+def stored_records(page: Page) -> list[dict]:
+    """The model cache's records, as IndexedDB holds them."""
+    return page.evaluate(
+        """() => new Promise((resolve, reject) => {
+            const open = indexedDB.open("localwebai");
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => {
+                const all = open.result.transaction("models").objectStore("models").getAll();
+                all.onsuccess = () => { open.result.close(); resolve(all.result); };
+                all.onerror = () => reject(all.error);
+            };
+        })"""
+    )
+
+
 def answers_as_native(page: Page) -> None:
     reply = complete_smollm2_reference(page)
     assert same_words(reply["text"], SMOLLM2_GREEDY["generated_text"]), reply
@@ -130,10 +146,13 @@ def test_model_loads_from_the_cache_with_its_url_blocked(app_page: Page, app_ser
     assert "downloading" in app_page.evaluate("window.seenStages")
     [row] = cached_rows(app_page)
     assert row["complete"] and "Q4_1" in row["text"] and "complete" in row["text"]
-    assert (
-        sum(r.bytes_sent for r in chunk_requests(app_server, url, start))
-        == (app_server.models_dir / SMOLLM2).stat().st_size
-    )
+    data = (app_server.models_dir / SMOLLM2).read_bytes()
+    assert sum(r.bytes_sent for r in chunk_requests(app_server, url, start)) == len(data)
+    # each chunk marked with hash-wasm's XXH3 of its bytes: what Python's xxhash computes
+    [record] = stored_records(app_page)
+    assert record["chunk_digests"] == [
+        f"xxh3:{xxhash.xxh3_64_hexdigest(data[c.start : c.end])}" for c in plan_chunks(len(data))
+    ]
 
     reload(app_page)
     blocked: list[str] = []

@@ -60,7 +60,8 @@ def test_greedy_generation_from_a_url_through_the_cache(tmp_path: Path) -> None:
         )
     assert seen["text"] == GREEDY["generated_text"]
     [record] = list((tmp_path / "cache").glob("url-*/record.json"))
-    assert all(json.loads(record.read_text())["chunk_sha256"])
+    digests = json.loads(record.read_text())["chunk_digests"]
+    assert digests and all(d.startswith("sha256:") for d in digests)  # natively: hashlib's
 
 
 def test_a_quantized_model_gives_the_reference_greedy_tokens(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def chunk_marks(cache: Path) -> list[str | None]:
     if not records:
         return []
     try:
-        return json.loads(records[0].read_text())["chunk_sha256"]
+        return json.loads(records[0].read_text())["chunk_digests"]
     except (OSError, ValueError):
         return []
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import xxhash
 from localwebai.cache import (
     FetchedChunk,
     QuotaExceeded,
@@ -22,6 +23,7 @@ from localwebai.cache import (
     RemoteInfo,
     StorageRefused,
     TransferCut,
+    digest_string,
 )
 from localwebai.cache import StorageEstimate as Estimate
 from localwebai.errors import AbortedError, ModelNotFoundError, NetworkError
@@ -32,6 +34,17 @@ STREAM_PIECE = 4096
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+HEX_DIGESTS: dict[str, Callable[[bytes], str]] = {
+    "xxh3": xxhash.xxh3_64_hexdigest,  # the page's (hash-wasm's XXH3, seed 0)
+    "sha256": sha256,
+}
+
+
+def chunk_digest(data: bytes, algorithm: str = "xxh3") -> str:
+    """A chunk's digest as records keep it."""
+    return digest_string(algorithm, HEX_DIGESTS[algorithm](data))
 
 
 @dataclass
@@ -211,7 +224,13 @@ class MemoryRemoteFile:
             raise ModelNotFoundError(f"404: {url}")
 
     async def fetch_chunk(
-        self, url: str, start: int, end: int, signal: Any, on_bytes: Callable[[int], None]
+        self,
+        url: str,
+        start: int,
+        end: int,
+        signal: Any,
+        on_bytes: Callable[[int], None],
+        algorithm: str,
     ) -> FetchedChunk:
         check_abort(signal)
         self._check_url(url)
@@ -220,7 +239,7 @@ class MemoryRemoteFile:
             raise RangeUnsupported(url)
         body, info = self.data[start:end], self.info
         await self._send(start, body, signal, on_bytes, info)
-        return FetchedChunk(body, sha256(body), info)
+        return FetchedChunk(body, chunk_digest(body, algorithm), info)
 
     async def stream_chunks(
         self,
@@ -229,6 +248,7 @@ class MemoryRemoteFile:
         signal: Any,
         on_chunk: Callable[[int, FetchedChunk], Awaitable[None]],
         on_bytes: Callable[[int], None],
+        algorithm: str,
     ) -> RemoteInfo:
         check_abort(signal)
         self._check_url(url)
@@ -237,19 +257,22 @@ class MemoryRemoteFile:
         for index, start in enumerate(range(0, len(data), chunk_size)):
             body = data[start : start + chunk_size]
             await self._send(start, body, signal, on_bytes)
-            await on_chunk(index, FetchedChunk(body, sha256(body), info))
+            await on_chunk(index, FetchedChunk(body, chunk_digest(body, algorithm), info))
         return info
 
 
 class BytesBlobOps:
-    """Blob operations over ``bytes``; ``slices`` logs every (start, end) sliced."""
+    """Blob operations over ``bytes``; ``slices`` logs every (start, end) sliced. ``digests``:
+    XXH3 and sha256, as in the page (sha256 alone, as natively)."""
 
-    def __init__(self) -> None:
+    def __init__(self, digests: tuple[str, ...] = ("xxh3", "sha256")) -> None:
         self.slices: list[tuple[int, int]] = []
+        self.digests = digests
 
-    async def sha256(self, blob: bytes) -> str:
+    async def digest(self, blob: bytes, algorithm: str) -> str:
+        assert algorithm in self.digests
         await asyncio.sleep(0)
-        return sha256(blob)
+        return chunk_digest(blob, algorithm)
 
     async def sha256_streamed(self, blob: bytes, on_bytes: Callable[[int], None]) -> str:
         digest = hashlib.sha256()

@@ -28,6 +28,7 @@ from localwebai.cache import (
     StorageEstimate,
     StorageFullError,
     describe_storage,
+    digest_algorithm,
     file_model_id,
     plan_chunks,
     url_model_id,
@@ -41,6 +42,7 @@ from memory_cache import (
     CancelAtBytes,
     MemoryChunkStore,
     MemoryRemoteFile,
+    chunk_digest,
     sha256,
 )
 
@@ -148,11 +150,11 @@ class Harness:
         """Every chunk the stored record marks is stored, holds ``data``'s bytes, and matches."""
         record = self.record(model_id)
         for chunk in record.chunks:
-            digest = record.chunk_sha256[chunk.index]
+            digest = record.chunk_digests[chunk.index]
             if digest is not None:
                 blob = self.store.chunks[(model_id, chunk.index)]
                 assert blob == data[chunk.start : chunk.end], chunk
-                assert digest == sha256(blob)
+                assert digest == chunk_digest(blob, digest_algorithm(digest))
         return record
 
     def assert_complete(self, data: bytes, model_id: str = MODEL_ID) -> ModelRecord:
@@ -236,7 +238,7 @@ def test_full_download_stores_every_chunk_once_and_reports_progress() -> None:
     plan = plan_chunks(len(data), CS)
     assert sorted(h.remote.requests) == ranges(plan)  # each range exactly once
     assert sorted(h.store.puts) == [(MODEL_ID, c.index) for c in plan]
-    assert record.chunk_sha256 == [sha256(data[c.start : c.end]) for c in plan]
+    assert record.chunk_digests == [chunk_digest(data[c.start : c.end]) for c in plan]
     assert (record.etag, record.last_modified) == (h.remote.etag, h.remote.last_modified)
     assert record.source_url == URL and record.spec == SPEC.to_dict()
     assert h.notices == []
@@ -262,7 +264,7 @@ def test_start_download_makes_a_record_and_resumes_the_same_one() -> None:
     async def go() -> None:
         first = await h.cache.start_download(URL, NAME, len(data), SPEC, h.notices.append)
         assert first.id == MODEL_ID and first.missing == first.chunks
-        assert first.chunk_size == CHUNK_SIZE and len(first.chunk_sha256) == 1
+        assert first.chunk_size == CHUNK_SIZE and len(first.chunk_digests) == 1
         assert h.record() == first  # saved before any byte is fetched
         again = await h.cache.start_download(URL, NAME, len(data), SPEC, h.notices.append)
         assert again == first
@@ -351,8 +353,8 @@ def test_connection_that_keeps_dropping_fails_and_keeps_what_arrived() -> None:
         run(h.download())
     assert h.remote.requests.count((2 * CS + 1000, 3 * CS)) == STALLED_ATTEMPTS
     record = h.assert_consistent(data)
-    assert not record.complete and record.chunk_sha256[2] is None
-    assert record.chunk_sha256[0] is not None  # stored chunks are kept
+    assert not record.complete and record.chunk_digests[2] is None
+    assert record.chunk_digests[0] is not None  # stored chunks are kept
     assert record.partial_chunks == {"2": 1000}  # and so is the start of chunk 2
     assert h.store.chunks[(MODEL_ID, 2)] == data[2 * CS : 2 * CS + 1000]
     assert record.stored_bytes == CS * (8 - len(record.missing)) + 1000
@@ -461,7 +463,7 @@ def test_size_change_is_noticed_by_start_download_and_starts_fresh() -> None:
     async def go() -> ModelRecord:
         record = await h.cache.start_download(URL, NAME, len(new), SPEC, h.notices.append)
         assert h.store.chunk_indexes(MODEL_ID) == set()  # the stale chunks are gone
-        assert record.size == len(new) and not any(record.chunk_sha256)
+        assert record.size == len(new) and not any(record.chunk_digests)
         await h.cache.download(record, None, h.progress.append, h.notices.append)
         return record
 
@@ -490,7 +492,7 @@ def test_server_without_range_resume_stores_only_missing_chunks() -> None:
     h = Harness(data, ranges=False)
     with pytest.raises(AbortedError):
         run(h.download(h.abort_after(2)))
-    assert h.assert_consistent(data).chunk_sha256[:2] != [None, None]
+    assert h.assert_consistent(data).chunk_digests[:2] != [None, None]
     h.store.on_put = None
     before = len(h.store.puts)
 
@@ -539,7 +541,7 @@ def test_quota_exceeded_states_sizes_keeps_the_partial_model_and_resumes() -> No
     assert f"only {format_bytes(quota - 2 * CS)} of the {format_bytes(quota)} quota" in message
     record = h.assert_consistent(data)
     assert not record.complete
-    assert [d is not None for d in record.chunk_sha256] == [True, True] + [False] * 4
+    assert [d is not None for d in record.chunk_digests] == [True, True] + [False] * 4
     assert h.store.chunk_indexes(MODEL_ID) == {0, 1}
     before = len(h.remote.requests)
 
@@ -662,7 +664,7 @@ def test_header_blob_is_the_stored_prefix() -> None:
 
     assert run(go(h.record())) == data[: 2 * CS]
     record = h.record()
-    record.chunk_sha256[0] = None
+    record.chunk_digests[0] = None
     assert run(go(record)) is None
 
 
@@ -685,7 +687,7 @@ def test_import_file_stores_real_size_chunks_with_digests_and_resumes() -> None:
     with pytest.raises(AbortedError, match="Import cancelled"):
         import_into(h, data, model_id, h.abort_after(1))
     partial = h.assert_consistent(data, model_id)
-    assert [d is not None for d in partial.chunk_sha256] == [True, False, False]
+    assert [d is not None for d in partial.chunk_digests] == [True, False, False]
 
     h.store.on_put = None
     h.blobs.slices.clear()
@@ -694,7 +696,7 @@ def test_import_file_stores_real_size_chunks_with_digests_and_resumes() -> None:
     assert h.blobs.slices == ranges(plan_chunks(len(data))[1:])  # only what was missing
     assert record == h.assert_complete(data, model_id)
     assert record.source_url is None and record.chunk_size == CHUNK_SIZE
-    assert record.chunk_sha256 == [sha256(data[c.start : c.end]) for c in record.chunks]
+    assert record.chunk_digests == [chunk_digest(data[c.start : c.end]) for c in record.chunks]
     assert {p.stage for p in h.progress} == {LoadStage.IMPORTING}
     assert [p.done for p in h.progress] == [2 * CHUNK_SIZE, len(data)]
     assert h.remote.requests == []
@@ -717,7 +719,7 @@ def test_damaged_import_asks_for_the_file_and_reimport_repairs_only_that_chunk()
         run(go())
     assert "chunk 3 of 5" in str(raised.value)
     assert h.remote.requests == [] and h.notices == []
-    assert h.record(model_id).chunk_sha256[2] is None  # never handed out as complete
+    assert h.record(model_id).chunk_digests[2] is None  # never handed out as complete
 
     h.blobs.slices.clear()
     import_into(h, data, model_id)
@@ -728,13 +730,61 @@ def test_damaged_import_asks_for_the_file_and_reimport_repairs_only_that_chunk()
 # ---- records: migration, listing, deleting ---------------------------------------------
 
 
+def test_chunks_get_the_fastest_digest_the_side_computes() -> None:
+    data = file_bytes(3 * CS)
+    page = Harness(data)
+    run(page.download())
+    assert [digest_algorithm(d) for d in page.assert_complete(data).chunk_digests] == ["xxh3"] * 3
+    native = Harness(data)
+    native.blobs = BytesBlobOps(digests=("sha256",))
+    run(native.download())
+    assert native.assert_complete(data).chunk_digests == [
+        chunk_digest(data[c.start : c.end], "sha256") for c in plan_chunks(len(data), CS)
+    ]
+
+
+def test_a_version_1_record_keeps_its_sha256_chunks_and_new_ones_get_xxh3() -> None:
+    data = file_bytes(3 * CS)
+    h = Harness(data)
+    h.blobs = BytesBlobOps(digests=("sha256",))
+    run(h.download())
+    stored = h.store.saved[MODEL_ID]
+    hexes = [d.removeprefix("sha256:") for d in stored.pop("chunk_digests")]
+    hexes[2] = None  # its last chunk still missing
+    stored.update(schema_version=1, chunk_sha256=hexes)  # as the cache of 2026-12-02 wrote it
+    del h.store.chunks[(MODEL_ID, 2)]
+    h.blobs = BytesBlobOps()  # the page: XXH3 preferred
+
+    migrated = h.record()
+    assert migrated.schema_version == cache.SCHEMA_VERSION
+    assert migrated.chunk_digests[:2] == [f"sha256:{x}" for x in hexes[:2]]
+    record = run(h.download())
+    assert h.remote.requests[-1] == (2 * CS, 3 * CS)  # only the missing chunk
+    digests = h.assert_complete(data).chunk_digests
+    assert [digest_algorithm(d) for d in digests] == ["sha256", "sha256", "xxh3"]
+    assert run(h.cache.open(record, None, h.progress.append, h.notices.append)) == data
+    h.store.corrupt(MODEL_ID, 0)  # a damaged old chunk is still found, by its sha256
+    assert [c.index for c in run(h.cache.verified_chunks(h.record(), None, lambda _p: None))] == [0]
+
+
+def test_a_chunk_in_a_digest_this_side_lacks_is_fetched_again() -> None:
+    data = file_bytes(2 * CS)
+    h = Harness(data)
+    run(h.download())  # XXH3 chunks
+    h.blobs = BytesBlobOps(digests=("sha256",))
+    bad = run(h.cache.verified_chunks(h.record(), None, lambda _p: None))
+    assert [c.index for c in bad] == [0, 1]
+    run(h.download())
+    assert [digest_algorithm(d) for d in h.assert_complete(data).chunk_digests] == ["sha256"] * 2
+
+
 def sample_record(model_id: str = MODEL_ID, size: int = 3 * CS) -> ModelRecord:
     return ModelRecord.new(model_id, NAME, size, SPEC, source_url=URL, chunk_size=CS)
 
 
 def test_record_round_trips_through_storage() -> None:
     record = sample_record()
-    record.chunk_sha256[1] = "ab" * 32
+    record.chunk_digests[1] = "ab" * 32
     record.etag = '"x"'
     assert ModelRecord.from_stored(record.to_stored()) == record
 
@@ -745,8 +795,8 @@ def test_record_round_trips_through_storage() -> None:
         lambda s: s.update(schema_version=0),
         lambda s: s.update(schema_version=cache.SCHEMA_VERSION + 1),
         lambda s: s.pop("schema_version"),
-        lambda s: s.update(chunk_sha256=s["chunk_sha256"][:-1]),
-        lambda s: s.update(chunk_sha256=[*s["chunk_sha256"], None]),
+        lambda s: s.update(chunk_digests=s["chunk_digests"][:-1]),
+        lambda s: s.update(chunk_digests=[*s["chunk_digests"], None]),
         lambda s: s.pop("size"),
     ],
     ids=["older", "newer", "unversioned", "too-few-chunks", "too-many-chunks", "no-size"],
@@ -816,9 +866,9 @@ def test_delete_and_clear() -> None:
 def test_record_status() -> None:
     record = sample_record()
     assert record.status() == "0% (0 of 3 chunks)"
-    record.chunk_sha256[0] = "0" * 64
+    record.chunk_digests[0] = "0" * 64
     assert record.status() == "33% (1 of 3 chunks)" and record.stored_bytes == CS
-    record.chunk_sha256 = ["0" * 64] * 3
+    record.chunk_digests = ["0" * 64] * 3
     assert record.complete and record.status() == "complete" and record.missing == []
     assert record.label == "Tiny Test"
 

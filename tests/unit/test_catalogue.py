@@ -71,7 +71,7 @@ def record(url: str | None, file_name: str, size: int, complete: bool) -> ModelR
     model_id = url_model_id(url) if url else "file-x"
     chunk_size = -(-size // 3)  # three chunks
     made = ModelRecord.new(model_id, file_name, size, spec, url, chunk_size)
-    made.chunk_sha256 = ["0" * 64 if complete or i == 0 else None for i in range(len(made.chunks))]
+    made.chunk_digests = ["0" * 64 if complete or i == 0 else None for i in range(len(made.chunks))]
     return made
 
 

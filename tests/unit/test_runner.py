@@ -371,7 +371,7 @@ def test_a_download_cut_in_its_first_chunk_resumes_from_the_cache_list(tmp_path:
     with pytest.raises(AbortedError):
         run(runner.load_model(ModelSource.from_url(URL), signal=CancelAtBytes(setup.remote, 1000)))
     (record,) = run(runner.store.cache.models())
-    assert record.chunk_sha256[0] is None and record.partial_chunks  # no whole chunk yet
+    assert record.chunk_digests[0] is None and record.partial_chunks  # no whole chunk yet
     # the cache list offers Resume by id: the record's own URL serves the header and the rest
     engine = FakeEngine()
     run(setup.runner(engine).load_model(ModelSource.from_cache(record.id, record.label)))

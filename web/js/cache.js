@@ -2,7 +2,7 @@
 // in http.js). No decisions here: py/localwebai/cache.py plans, resumes and verifies;
 // py/localwebai/browser/cache_store.py calls these functions. Chunk bytes stay in Blobs.
 
-import { createSHA256 } from "../vendor/hash-wasm/index.esm.min.js";
+import { createSHA256, createXXHash3 } from "../vendor/hash-wasm/index.esm.min.js";
 
 const DB_NAME = "localwebai";
 const DB_VERSION = 1;
@@ -100,14 +100,27 @@ export async function requestPersistence() {
   return Boolean(await navigator.storage?.persist?.());
 }
 
-/** Lowercase hex sha256 of a Blob (WebCrypto; the bytes stay in JS). */
-export async function sha256Blob(blob) {
-  return sha256Hex(await blob.arrayBuffer());
-}
+let xxh3 = null; // one hash-wasm instance: init, update and digest run with no await between
 
-export async function sha256Hex(bytes) {
+/**
+ * Lowercase hex digest of bytes (an ArrayBuffer or a view) in `algorithm`, the one
+ * py/localwebai/cache.py chose: "xxh3" (hash-wasm's XXH3-64, seed 0) or "sha256" (WebCrypto).
+ */
+export async function digestHex(bytes, algorithm) {
+  if (algorithm === "xxh3") {
+    xxh3 ??= await createXXHash3();
+    xxh3.init();
+    xxh3.update(ArrayBuffer.isView(bytes) ? bytes : new Uint8Array(bytes));
+    return xxh3.digest("hex");
+  }
+  if (algorithm !== "sha256") throw new Error(`unknown digest ${algorithm}`);
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The hex digest of a Blob (a chunk: read whole; the bytes stay in JS). */
+export async function digestBlob(blob, algorithm) {
+  return digestHex(await blob.arrayBuffer(), algorithm);
 }
 
 const STREAM_PIECE = 16 << 20;

@@ -2,7 +2,7 @@
 // chunks (py/localwebai/cache.py plans them; py/localwebai/browser/blobs.py and cache_store.py
 // call these). Bytes stay in Blobs and never reach Python, except header ranges.
 
-import { sha256Blob, sha256Hex } from "./cache.js";
+import { digestBlob, digestHex } from "./cache.js";
 
 const PROGRESS_INTERVAL_MS = 100;
 
@@ -106,8 +106,8 @@ export async function fetchRange(url, start, end, { signal } = {}) {
 }
 
 /**
- * Bytes [start, end) of `url` by a Range request, as a Blob with its sha256.
- * Resolves to {ok: true, ranged: true, cut: false, blob, sha256, remote};
+ * Bytes [start, end) of `url` by a Range request, as a Blob with its `algorithm` digest (hex).
+ * Resolves to {ok: true, ranged: true, cut: false, blob, digest, remote};
  * {ok: true, ranged: true, cut: true, aborted, message, blob, remote} when the transfer broke off
  * after the response began (a dropped connection, or Cancel: `aborted`), `blob` holding the
  * bytes that arrived, so the caller asks only for the rest; {ok: true, ranged: false, remote}
@@ -115,7 +115,7 @@ export async function fetchRange(url, start, end, { signal } = {}) {
  * Rejects when no response came (network failure, abort). `onBytes(n)` reports bytes as they
  * arrive.
  */
-export async function fetchChunk(url, start, end, { signal, onBytes } = {}) {
+export async function fetchChunk(url, start, end, { signal, onBytes, algorithm } = {}) {
   const headers = { Range: `bytes=${start}-${end - 1}` };
   const response = await fetch(url, { signal, headers, cache: "no-store" });
   if (!response.ok) return httpFailure(response);
@@ -136,7 +136,7 @@ export async function fetchChunk(url, start, end, { signal, onBytes } = {}) {
       if (done) break;
       if (have + value.byteLength > bytes.length) {
         await reader.cancel();
-        return { ok: true, ranged: true, cut: false, blob: new Blob([bytes, value]), sha256: "", remote };
+        return { ok: true, ranged: true, cut: false, blob: new Blob([bytes, value]), digest: "", remote };
       }
       bytes.set(value, have);
       have += value.byteLength;
@@ -153,15 +153,17 @@ export async function fetchChunk(url, start, end, { signal, onBytes } = {}) {
     const message = String(failure?.message || failure);
     return { ok: true, ranged: true, cut: true, aborted, message, blob, remote };
   }
-  return { ok: true, ranged: true, cut: false, blob, sha256: await sha256Hex(view), remote };
+  const digest = await digestHex(view, algorithm);
+  return { ok: true, ranged: true, cut: false, blob, digest, remote };
 }
 
 /**
  * The whole of `url` in one response (for servers without Range support), cut into Blobs of
- * `chunkSize` handed in order to `await onChunk(index, blob, sha256, remote)`.
+ * `chunkSize` handed in order to `await onChunk(index, blob, digest, remote)` (hex, in
+ * `algorithm`).
  * Resolves to {ok: true, remote} or {ok: false, status, statusText}; rejects on failure/abort.
  */
-export async function streamChunks(url, chunkSize, { signal, onChunk, onBytes } = {}) {
+export async function streamChunks(url, chunkSize, { signal, onChunk, onBytes, algorithm } = {}) {
   const response = await fetch(url, { signal, cache: "no-store" });
   if (!response.ok) return httpFailure(response);
   const remote = validators(response);
@@ -174,7 +176,7 @@ export async function streamChunks(url, chunkSize, { signal, onChunk, onBytes } 
     const blob = new Blob(parts);
     parts = [];
     have = 0;
-    await onChunk(index++, blob, await sha256Blob(blob), remote);
+    await onChunk(index++, blob, await digestBlob(blob, algorithm), remote);
   };
   for (;;) {
     const { done, value } = await reader.read();

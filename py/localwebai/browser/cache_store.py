@@ -27,6 +27,7 @@ from ..cache import (
     StorageEstimate,
     StorageRefused,
     TransferCut,
+    digest_string,
 )
 from .blobs import checked_fetch
 from .jsinterop import error_fields, field, glue, present
@@ -90,12 +91,19 @@ def _remote(info: Any) -> RemoteInfo:
 
 class FetchRemote(RemoteFile):
     async def fetch_chunk(
-        self, url: str, start: int, end: int, signal: Any, on_bytes: Callable[[int], None]
+        self,
+        url: str,
+        start: int,
+        end: int,
+        signal: Any,
+        on_bytes: Callable[[int], None],
+        algorithm: str,
     ) -> FetchedChunk:
         progress = create_proxy(lambda n: on_bytes(int(n)))
         options = js.Object.new()
         options.signal = signal
         options.onBytes = progress
+        options.algorithm = algorithm
         try:
             result = await checked_fetch(glue.fetchChunk(url, start, end, options), url, signal)
         finally:
@@ -106,7 +114,7 @@ class FetchRemote(RemoteFile):
         if result.cut:
             message = f"The connection broke off: {result.message}."
             raise TransferCut(message, result.blob, remote, aborted=bool(result.aborted))
-        return FetchedChunk(result.blob, str(result.sha256), remote)
+        return FetchedChunk(result.blob, digest_string(algorithm, str(result.digest)), remote)
 
     async def stream_chunks(
         self,
@@ -115,9 +123,11 @@ class FetchRemote(RemoteFile):
         signal: Any,
         on_chunk: Callable[[int, FetchedChunk], Awaitable[None]],
         on_bytes: Callable[[int], None],
+        algorithm: str,
     ) -> RemoteInfo:
         async def chunk(index: Any, blob: Any, digest: Any, remote: Any) -> None:
-            await on_chunk(int(index), FetchedChunk(blob, str(digest), _remote(remote)))
+            fetched = FetchedChunk(blob, digest_string(algorithm, str(digest)), _remote(remote))
+            await on_chunk(int(index), fetched)
 
         chunk_proxy = create_proxy(chunk)
         progress = create_proxy(lambda n: on_bytes(int(n)))
@@ -125,6 +135,7 @@ class FetchRemote(RemoteFile):
         options.signal = signal
         options.onChunk = chunk_proxy
         options.onBytes = progress
+        options.algorithm = algorithm
         try:
             result = await checked_fetch(glue.streamChunks(url, chunk_size, options), url, signal)
         finally:
@@ -134,8 +145,10 @@ class FetchRemote(RemoteFile):
 
 
 class JsBlobOps(BlobOps):
-    async def sha256(self, blob: Any) -> str:
-        return str(await glue.sha256Blob(blob))
+    digests = ("xxh3", "sha256")  # hash-wasm's XXH3, WebCrypto's sha256 (web/js/cache.js)
+
+    async def digest(self, blob: Any, algorithm: str) -> str:
+        return digest_string(algorithm, str(await glue.digestBlob(blob, algorithm)))
 
     async def sha256_streamed(self, blob: Any, on_bytes: Callable[[int], None]) -> str:
         progress = create_proxy(lambda n: on_bytes(int(n)))

@@ -21,7 +21,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..cache import BlobOps, CacheError, RemoteInfo, url_model_id
+from ..cache import BlobOps, CacheError, RemoteInfo, digest_string, url_model_id
 from ..errors import AbortedError, ModelNotFoundError, ModelSourceError, NetworkError
 from ..model_store import DownloadProgress, ModelBytes, RangeBytes
 
@@ -89,11 +89,20 @@ def read_region(region: FileRegion, start: int = 0, end: int | None = None) -> b
         return file.read(max(0, stop - start))
 
 
+def check_digest(algorithm: str) -> None:
+    """Natively, chunks get sha256 (``hashlib``; the core asks for nothing else here)."""
+    if algorithm != "sha256":
+        raise ValueError(f"the native cache computes sha256 chunk digests, not {algorithm}")
+
+
 class FileBlobOps(BlobOps):
     """The cache's blob operations over file regions; hashing reads a piece at a time."""
 
-    async def sha256(self, blob: FileRegion) -> str:
-        return await self.sha256_streamed(blob, lambda _n: None)
+    digests = ("sha256",)
+
+    async def digest(self, blob: FileRegion, algorithm: str) -> str:
+        check_digest(algorithm)
+        return digest_string("sha256", await self.sha256_streamed(blob, lambda _n: None))
 
     async def sha256_streamed(self, blob: FileRegion, on_bytes: Callable[[int], None]) -> str:
         digest = hashlib.sha256()

@@ -36,10 +36,19 @@ from ..cache import (
     StorageEstimate,
     StorageFullError,
     TransferCut,
+    digest_string,
     url_model_id,
 )
 from ..errors import AbortedError, NetworkError
-from .blobs import PIECE, FileBlobOps, FileRegion, copy_body, open_url, remote_info
+from .blobs import (
+    PIECE,
+    FileBlobOps,
+    FileRegion,
+    check_digest,
+    copy_body,
+    open_url,
+    remote_info,
+)
 
 RECORD = "record.json"
 MODEL = "model.gguf"
@@ -170,8 +179,15 @@ class HttpRemote(RemoteFile):
         return path
 
     async def fetch_chunk(
-        self, url: str, start: int, end: int, signal: Any, on_bytes: Callable[[int], None]
+        self,
+        url: str,
+        start: int,
+        end: int,
+        signal: Any,
+        on_bytes: Callable[[int], None],
+        algorithm: str,
     ) -> FetchedChunk:
+        check_digest(algorithm)
         response = await open_url(url, {"Range": f"bytes={start}-{end - 1}"})
         with response:
             if response.status != 206:
@@ -197,7 +213,7 @@ class HttpRemote(RemoteFile):
                 aborted = isinstance(error, AbortedError)
                 raise TransferCut(str(error), part, remote_info(response), aborted) from None
             region = FileRegion(path, start, start + written)
-            return FetchedChunk(region, digest, remote_info(response))
+            return FetchedChunk(region, digest_string("sha256", digest), remote_info(response))
 
     async def stream_chunks(
         self,
@@ -206,7 +222,9 @@ class HttpRemote(RemoteFile):
         signal: Any,
         on_chunk: Callable[[int, FetchedChunk], Awaitable[None]],
         on_bytes: Callable[[int], None],
+        algorithm: str,
     ) -> RemoteInfo:
+        check_digest(algorithm)
         response = await open_url(url)
         with response:
             remote = remote_info(response)
@@ -223,7 +241,8 @@ class HttpRemote(RemoteFile):
                         if not written:
                             break
                         region = FileRegion(path, start, start + written)
-                        await on_chunk(index, FetchedChunk(region, digest, remote))
+                        fetched = FetchedChunk(region, digest_string("sha256", digest), remote)
+                        await on_chunk(index, fetched)
                         index += 1
             except OSError as error:
                 raise _write_error(path, error) from None
