@@ -12,6 +12,11 @@ from typing import Any
 
 SNAPSHOT = "snapshot"
 NORMAL = "normal"
+IDLE_STATES = frozenset({"ready", "model-ready", "inspected"})
+"""Page states in which nothing runs (no download, load, reply or benchmark)."""
+SNAPSHOT_AFTER_IDLE_S = 2.0
+"""The snapshot (about a core-second and 100 MB while it is made) waits for the page to be idle
+this long, so it never competes with a model's first download and load."""
 
 
 @dataclass(frozen=True)
@@ -41,3 +46,18 @@ class BootRecord:
     def ready_message(self, seconds: float) -> str:
         start = "from its saved start" if self.source == SNAPSHOT else "first start"
         return f"Python ready in {seconds:.1f} s ({start}). Pick a model to load."
+
+
+@dataclass
+class IdleWait:
+    """Whether the page has been idle for ``SNAPSHOT_AFTER_IDLE_S``, from its states polled."""
+
+    idle_since: float | None = None
+
+    def long_enough(self, state: str, now_s: float) -> bool:
+        if state not in IDLE_STATES:
+            self.idle_since = None
+            return False
+        if self.idle_since is None:
+            self.idle_since = now_s
+        return now_s - self.idle_since >= SNAPSHOT_AFTER_IDLE_S

@@ -15,6 +15,7 @@ from typing import Any
 import js
 from pyodide.ffi import JsException
 
+from ..boot import IdleWait
 from ..cache import parse_sha256
 from ..conversations import ConversationStore
 from ..errors import LocalWebAIError, ModelTooLargeError, ParameterError
@@ -405,12 +406,15 @@ async def main() -> None:
     js.document.body.dataset.pythonBoot = boot.source
     await app.chat.load_markdown()
     if boot.should_save_snapshot:  # in the background: main.py is done, the page is in use
-        dom.run_beside(_save_boot_snapshot())
+        dom.run_beside(_save_boot_snapshot(app.status))
 
 
-async def _save_boot_snapshot() -> None:
-    """Leave a snapshot for the next visit; the outcome is on ``body[data-boot-snapshot]``
-    (a browser that cannot save one just starts normally again)."""
+async def _save_boot_snapshot(status: PageStatus) -> None:
+    """Once the page is idle, leave a snapshot for the next visit; the outcome is on
+    ``body[data-boot-snapshot]`` (a browser that cannot save one just starts normally again)."""
+    idle = IdleWait()
+    while not idle.long_enough(status.state, js.performance.now() / 1000):
+        await asyncio.sleep(0.25)
     body = js.document.body
     body.dataset.bootSnapshot = "saving"
     try:
