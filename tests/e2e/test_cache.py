@@ -63,6 +63,14 @@ def cached_rows(page: Page) -> list[dict]:
     )
 
 
+def listed_complete(page: Page) -> list[dict]:
+    """The cache list once its first row shows a complete model: the page refreshes the list
+    just after it says "ready", so a test reads it only then."""
+    first = page.locator(CACHED_ROWS).first
+    expect(first).to_have_attribute("data-complete", "true", timeout=LOAD_TIMEOUT_MS)
+    return cached_rows(page)
+
+
 def chunk_requests(server: serve.AppServer, path: str, since: int = 0) -> list[serve.LoggedRequest]:
     """Requests for ``path`` (from log entry ``since`` on) that asked for a whole cache chunk."""
     size = (server.models_dir / path.rsplit("/", 1)[-1]).stat().st_size
@@ -144,7 +152,7 @@ def test_model_loads_from_the_cache_with_its_url_blocked(app_page: Page, app_ser
     wait_model_ready(app_page)
     assert app_page.evaluate("window.seenStages")[:2] == ["reading header", "checking cache"]
     assert "downloading" in app_page.evaluate("window.seenStages")
-    [row] = cached_rows(app_page)
+    [row] = listed_complete(app_page)
     assert row["complete"] and "Q4_1" in row["text"] and "complete" in row["text"]
     data = (app_server.models_dir / SMOLLM2).read_bytes()
     assert sum(r.bytes_sent for r in chunk_requests(app_server, url, start)) == len(data)
@@ -193,7 +201,7 @@ def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(
     open_view(app_page, "models")
     app_page.click(f"{CACHED_ROWS} .load-cached")
     wait_model_ready(app_page)
-    assert cached_rows(app_page)[0]["complete"]
+    listed_complete(app_page)
     requests = [r for r in app_server.request_log if r.path == url]
     whole = [r.range for r in chunk_requests(app_server, url) if r.bytes_sent == range_length(r)]
     assert sorted(whole) == sorted(set(whole))  # no chunk was downloaded twice
@@ -227,7 +235,7 @@ def test_dropped_connection_mid_chunk_continues_from_the_last_byte(
         starts = [range_start(r) for r in tries]  # (the same again when none of it arrived)
         assert starts == sorted(starts) and tries[-1].bytes_sent == range_length(tries[-1])
     assert bytes_served_twice(requests) <= len(dropped) * IN_FLIGHT_BYTES
-    assert cached_rows(app_page)[0]["complete"]
+    listed_complete(app_page)
     answers_as_native(app_page)
 
 
@@ -249,7 +257,7 @@ def test_a_network_that_drops_every_5_mb_loads_and_fetches_no_byte_twice(
     # errored stream still held), never a chunk from its start
     cut = [r for r in requests if r.bytes_sent < range_length(r)]
     assert bytes_served_twice(requests) <= FIRST_READ_SIZE + len(cut) * IN_FLIGHT_BYTES
-    assert cached_rows(app_page)[0]["complete"]
+    listed_complete(app_page)
     answers_as_native(app_page)
 
 
@@ -268,7 +276,7 @@ def test_a_download_cut_in_its_first_chunk_resumes_from_the_cache_list(app_page:
     open_view(app_page, "models")
     app_page.click(f"{CACHED_ROWS} .load-cached")
     wait_model_ready(app_page)
-    assert cached_rows(app_page)[0]["complete"]
+    listed_complete(app_page)
     resumed = [r for r in app_server.request_log[served:] if r.path == url]
     assert resumed and all(r.status == 206 for r in resumed)
     answers_as_native(app_page)
@@ -278,7 +286,7 @@ def test_server_without_range_support_still_caches(app_page: Page, app_server):
     url = f"{NO_RANGE_PREFIX}models/{SMOLLM2}"
     load_by_url(app_page, url)
     wait_model_ready(app_page)
-    assert cached_rows(app_page)[0]["complete"]
+    listed_complete(app_page)
     reload(app_page)
     served_before = len(app_server.request_log)
     load_by_url(app_page, url)
@@ -351,7 +359,7 @@ def test_full_quota_keeps_the_partial_download_resumable(persistent_app_page: Pa
     open_view(app_page, "models")
     app_page.click(f"{CACHED_ROWS} .load-cached")
     wait_model_ready(app_page)
-    assert cached_rows(app_page)[0]["complete"]
+    listed_complete(app_page)
     first = chunk_requests(app_server, f"/models/{SMOLLM2}", start)[:1]
     again = chunk_requests(app_server, f"/models/{SMOLLM2}", resumed_from)
     assert first and again and first[0].range not in {r.range for r in again}  # kept, not refetched
@@ -416,7 +424,7 @@ def test_model_over_2_gib_loads_from_cached_chunks(
     assert size > (2 if large_model == "large-zero-llama.gguf" else 3) * 2**30
     load_by_url(app_page, f"/models/{large_model}")
     app_page.wait_for_selector("body[data-state=model-ready]", timeout=LARGE_LOAD_TIMEOUT_MS)
-    [row] = cached_rows(app_page)
+    [row] = listed_complete(app_page)
     assert row["complete"] and len(plan_chunks(size)) > 64
     # our 32-bit build cannot read a GGUF this big: our memory64 build runs it
     build = app_page.inner_text("#model-metadata [data-field=build]")
