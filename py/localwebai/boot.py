@@ -25,7 +25,6 @@ class BootRecord:
 
     source: str
     """``"snapshot"`` (restored from this browser's saved start) or ``"normal"``."""
-    pyodide_ms: float | None = None
     snapshot_error: str | None = None
     """Why a saved start did not restore (it was then deleted), if one failed."""
 
@@ -34,7 +33,6 @@ class BootRecord:
         source = record.get("source")
         return cls(
             source=SNAPSHOT if source == SNAPSHOT else NORMAL,
-            pyodide_ms=record.get("pyodideMs"),
             snapshot_error=record.get("snapshotError"),
         )
 

@@ -4,15 +4,15 @@ from localwebai.boot import NORMAL, SNAPSHOT, SNAPSHOT_AFTER_IDLE_S, BootRecord,
 
 
 def test_a_normal_start_saves_a_snapshot_for_the_next_visit():
-    record = BootRecord.from_js({"source": "normal", "pyodideMs": 1890.5, "snapshotError": None})
-    assert record == BootRecord(NORMAL, 1890.5, None)
+    record = BootRecord.from_js({"source": "normal", "snapshotError": None})
+    assert record == BootRecord(NORMAL, None)
     assert record.should_save_snapshot
     message = record.ready_message(3.24)
     assert message == "Python ready in 3.2 s (first start). Pick a model to load."
 
 
 def test_a_start_from_the_snapshot_saves_none():
-    record = BootRecord.from_js({"source": "snapshot", "pyodideMs": 310.0})
+    record = BootRecord.from_js({"source": "snapshot"})
     assert record.source == SNAPSHOT and not record.should_save_snapshot
     assert "(from its saved start)" in record.ready_message(1.5)
 

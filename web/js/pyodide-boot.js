@@ -12,7 +12,7 @@ const INDEX_URL = new URL("../vendor/pyodide/", import.meta.url).href;
 const WORKER_URL = new URL("./pyodide-snapshot-worker.js", import.meta.url).href;
 const DB_NAME = "localwebai-boot"; // its own database: clearing the model cache keeps it
 const STORE = "snapshots"; // key: Pyodide version, value: Uint8Array
-const record = { source: "normal", snapshotError: null, pyodideMs: null };
+const record = { source: "normal", snapshotError: null };
 
 function request(req) {
   return new Promise((resolve, reject) => {
@@ -48,7 +48,6 @@ async function storedSnapshot() {
 
 /** loadPyodide as PyScript calls it, from this version's snapshot where one restores. */
 export async function loadPyodide(options) {
-  const started = performance.now();
   const settings = { ...options, indexURL: INDEX_URL };
   const snapshot = await storedSnapshot();
   let instance = null;
@@ -62,11 +61,10 @@ export async function loadPyodide(options) {
     }
   }
   instance ??= await pyodide.loadPyodide(settings);
-  record.pyodideMs = performance.now() - started;
   return instance;
 }
 
-/** How Pyodide started in this page: {source: "snapshot" | "normal", snapshotError, pyodideMs}. */
+/** How Pyodide started in this page: {source: "snapshot" | "normal", snapshotError}. */
 export function bootRecord() {
   return { ...record };
 }

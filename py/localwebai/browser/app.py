@@ -401,6 +401,8 @@ async def main() -> None:
     await app.restore_last_conversation()
     app.set_picker_enabled(True)
     boot = boot_record()
+    if boot.snapshot_error:  # deleted; this start saves a new one
+        js.console.warn(f"LocalWebAI: the saved start did not restore: {boot.snapshot_error}")
     app.status.set(READY, boot.ready_message(boot_seconds))
     js.document.body.dataset.pythonBootMs = str(round(boot_seconds * 1000))
     js.document.body.dataset.pythonBoot = boot.source
