@@ -839,10 +839,11 @@ class ModelCache:
         return await self.blobs.digest(blob, algorithm)
 
     async def expect_sha256(self, record: ModelRecord, digest: str | None) -> None:
-        """Record the whole file's expected sha256 (checked once by :meth:`verify_file`)."""
+        """Record the whole file's expected sha256 (checked once by :meth:`verify_file`); the
+        record is saved only when that changes it."""
         if digest and digest.lower() != record.file_sha256:
             record.file_sha256, record.file_verified = digest.lower(), False
-        await self._save(record)
+            await self._save(record)
 
     async def verify_file(self, record: ModelRecord, blob: Blob, on_progress: OnProgress) -> None:
         """Check the whole file once against its expected sha256; a mismatch deletes it."""

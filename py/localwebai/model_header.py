@@ -57,9 +57,11 @@ class ModelInspection:
         return [(f.key, _type_name(f), _preview(f.value)) for f in self.header.metadata.values()]
 
 
-async def inspect_model(read: ReadRange, size: int | None, source: str) -> ModelInspection:
+async def inspect_model(
+    read: ReadRange, size: int | None, source: str, first_read: int = FIRST_READ_SIZE
+) -> ModelInspection:
     """Read and parse the header, and derive the specification with where it came from."""
-    header = await read_header(read, size)
+    header = await read_header(read, size, first_read)
     added = datetime.now(UTC).isoformat(timespec="seconds")
     spec = ModelSpecification.from_header(header, source=source, file_size=size, date_added=added)
     return ModelInspection(header, spec)

@@ -24,7 +24,7 @@ from .cache import (
     file_model_id,
     url_model_id,
 )
-from .gguf import FIRST_READ_SIZE
+from .gguf import FIRST_READ_SIZE, LOCAL_FIRST_READ_SIZE
 from .model_header import ModelInspection, ReadRange, inspect_model
 from .progress import LoadProgress, LoadStage, OnProgress
 from .sources import ModelSource
@@ -94,13 +94,15 @@ class ModelStore:
         (Range requests for a URL, blob slices for a file). No weights are read."""
         if source.file is not None:
             read = partial(self.bytes.read, source.file)
-            return await inspect_model(read, self.cache.blobs.size(source.file), source.label)
+            size = self.cache.blobs.size(source.file)
+            return await inspect_model(read, size, source.label, LOCAL_FIRST_READ_SIZE)
         record = await self._record(source)
         url = source.url or (record and record.source_url)
         prefix = None if record is None else await self.cache.header_blob(record)
         if record is not None and prefix is not None:
             read = self._prefix_reader(prefix, source.label, url)
-            return await inspect_model(read, record.size, source.label)
+            first_read = min(LOCAL_FIRST_READ_SIZE, self.cache.blobs.size(prefix))
+            return await inspect_model(read, record.size, source.label, first_read)
         if url is None:  # an imported file whose first chunk is gone
             raise CacheError(
                 f"The cached {source.label} lacks its first part: pick the file again."

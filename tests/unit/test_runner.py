@@ -27,6 +27,7 @@ from localwebai.errors import (
     ParameterError,
 )
 from localwebai.generation import GenerationResult, StopReason, Timings
+from localwebai.gguf import LOCAL_FIRST_READ_SIZE
 from localwebai.model_store import UNCACHED_NOTICE, ModelStore, RangeBytes
 from localwebai.params import GenerationParams, LoadChoices, LoadParams
 from localwebai.progress import LoadProgress, LoadStage
@@ -62,6 +63,7 @@ def make_model(
     template: str | None = None,
     rows: int = 48,
     architecture: str = "llama",
+    vocab: int = 0,
 ) -> bytes:
     """A small real GGUF: one tensor of ``rows`` x 64 floats (48: a few chunks of the test
     cache)."""
@@ -74,6 +76,8 @@ def make_model(
     writer.add_head_count(4)
     if template:
         writer.add_chat_template(template)
+    if vocab:
+        writer.add_token_list([f"token-{i}" for i in range(vocab)])
     weights = np.random.default_rng(0).standard_normal((rows, 64)).astype(np.float32)
     writer.add_tensor("token_embd.weight", weights)
     writer.write_header_to_file()
@@ -108,9 +112,11 @@ class FakeModelBytes:
         self.remote = remote
         self.tell_size = tell_size
         self.header_reads: list[tuple[int, int]] = []
+        self.blob_reads: list[tuple[int, int]] = []
         self.whole_downloads = 0
 
     async def read(self, blob: Any, start: int, end: int) -> bytes:
+        self.blob_reads.append((start, end))
         data = blob.data if isinstance(blob, FakeFile) else blob
         return data[start:end]
 
@@ -362,6 +368,19 @@ def test_a_local_file_is_imported_and_handed_over_as_it_is(model: bytes) -> None
     again = FakeEngine()
     run(setup.runner(again).load_model(ModelSource.from_cache(records[0].id, "mine.gguf")))
     assert again.loads[0][0] == model
+
+
+def test_a_header_on_this_machine_is_parsed_from_one_read(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "vocab.gguf", vocab=150_000)  # a 2.4 MB header
+    setup = Setup(model)
+    runner = setup.runner()
+    inspection = run(runner.inspect(ModelSource.from_file(FakeFile(model), "vocab.gguf")))
+    assert len(setup.bytes.blob_reads) == 1 and inspection.header.data_offset > 2 << 20
+    run(runner.load_model(ModelSource.from_file(FakeFile(model), "vocab.gguf")))
+    (record,) = run(runner.store.cache.models())
+    setup.bytes.blob_reads.clear()
+    run(runner.inspect(ModelSource.from_cache(record.id, record.label)))  # the cached prefix
+    assert setup.bytes.blob_reads == [(0, min(LOCAL_FIRST_READ_SIZE, len(model)))]
 
 
 def test_a_download_cut_in_its_first_chunk_resumes_from_the_cache_list(tmp_path: Path) -> None:

@@ -86,7 +86,13 @@ from .limits import (
     Limits,
 )
 from .parser import parse_header
-from .reader import FIRST_READ_SIZE, HeaderReader, read_header, read_header_file
+from .reader import (
+    FIRST_READ_SIZE,
+    LOCAL_FIRST_READ_SIZE,
+    HeaderReader,
+    read_header,
+    read_header_file,
+)
 from .records import GGUFHeader, MetadataField, NeedMoreBytes, ParseProgress, TensorInfo
 from .values import GGUFArray
 
@@ -101,6 +107,7 @@ __all__ = [
     "GGML_TYPE_SIZES",
     "GGUF_MAGIC",
     "INT64_MAX",
+    "LOCAL_FIRST_READ_SIZE",
     "MAX_ARRAY_DEPTH",
     "MAX_ARRAY_LENGTH",
     "MAX_HEADER_SIZE",

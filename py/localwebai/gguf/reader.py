@@ -14,6 +14,10 @@ from .records import GGUFHeader, ParseProgress
 
 FIRST_READ_SIZE: Final = 1 << 20
 """Bytes a :class:`HeaderReader` asks for first (most headers without a big vocab fit in 1 MiB)."""
+LOCAL_FIRST_READ_SIZE: Final = 8 << 20
+"""The first read where the bytes are already on this machine (a cached chunk, a picked file):
+a header with a large vocabulary then parses in one pass instead of four (a 151k-token header:
+100 → 52 ms in CPython), for the cost of copying a few more MiB."""
 
 
 class HeaderReader:
