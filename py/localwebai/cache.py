@@ -8,7 +8,7 @@ model bytes never pass through Python.
 A chunk is marked complete in its model's record (with its digest) only after the chunk itself
 is stored, so a record never claims bytes the store does not hold; a record is complete when
 every chunk is marked. Each load checks every chunk against its digest, so a damaged chunk is
-never fed to the model. The digest is the fastest the side can compute (``CHUNK_DIGESTS``):
+never fed to the model (in the page, as the engine reads it: :class:`CheckedReads`). The digest is the fastest the side can compute (``CHUNK_DIGESTS``):
 XXH3 in the page, about 8x cheaper than sha256 there; a user-given whole-file checksum stays
 sha256.
 """
@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from .errors import AbortedError, LocalWebAIError, ModelSourceError, NetworkError, ParameterError
 from .progress import LoadProgress, LoadStage, OnProgress, RateMeter
@@ -196,6 +196,43 @@ class BlobOps(Protocol):
     def join(self, blobs: list[Blob]) -> Blob: ...
     def slice(self, blob: Blob, start: int, end: int) -> Blob: ...
     def size(self, blob: Blob) -> int: ...
+
+
+class CheckedModel(Protocol):
+    """A complete model as one blob whose chunks are checked as the engine reads them."""
+
+    @property
+    def blob(self) -> Blob:
+        """What the engine reads: a read that touches a damaged chunk fails."""
+        ...
+
+    def damaged(self) -> list[int]:
+        """The chunks whose bytes did not match their digest when read."""
+        ...
+
+    def unread(self) -> list[int]:
+        """The chunks not read (so not checked) yet."""
+        ...
+
+    def close(self) -> None:
+        """Release what the reads hold (after the engine's load)."""
+        ...
+
+
+@runtime_checkable
+class CheckedReads(Protocol):
+    """Blob operations that can also hand the engine a model checked as it reads it (the
+    page: each chunk is read whole, hashed and served once, instead of read twice)."""
+
+    def checked_join(
+        self,
+        parts: list[Blob],
+        expected: list[tuple[str, str]],
+        on_checked: Callable[[int], None],
+    ) -> CheckedModel:
+        """``parts`` joined; ``expected[i]`` is (algorithm, hex) of part i; ``on_checked(n)``
+        after each part of ``n`` bytes that matched."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -868,6 +905,48 @@ class ModelCache:
             raise CacheError(f"{record.file_name} is not completely cached.")
         return self.blobs.join(parts)
 
+    async def checked_model(
+        self, record: ModelRecord, on_progress: OnProgress
+    ) -> CheckedModel | None:
+        """A complete model as one blob checked chunk by chunk as the engine reads it (progress:
+        the bytes checked), where this side's blobs can; else None (:meth:`open` checks first).
+        A chunk missing, of the wrong size or of a digest this side lacks also gives None."""
+        if not isinstance(self.blobs, CheckedReads) or not record.complete:
+            return None
+        expected = [(digest_algorithm(d), d.split(":", 1)[1]) for d in record.chunk_digests if d]
+        if any(algorithm not in self.blobs.digests for algorithm, _ in expected):
+            return None
+        parts = [await self.store.get_chunk(record.id, c.index) for c in record.chunks]
+        for part, chunk in zip(parts, record.chunks, strict=True):
+            if part is None or self.blobs.size(part) != chunk.size:
+                return None
+        meter = _Meter(LoadStage.VERIFYING, record.size, 0, on_progress, self.clock)
+        return self.blobs.checked_join(parts, expected, meter.add)
+
+    async def damaged_chunks(
+        self, record: ModelRecord, checked: CheckedModel, signal: Any
+    ) -> list[Chunk]:
+        """After the engine's reads of ``checked``: the chunks found damaged, and those it did
+        not read, checked now; the bad ones are unmarked in the record."""
+        bad = set(checked.damaged())
+        for index in checked.unread():
+            if getattr(signal, "aborted", False):
+                raise AbortedError("Loading cancelled.")
+            blob = await self.store.get_chunk(record.id, index)
+            expected = record.chunk_digests[index]
+            if (
+                blob is None
+                or expected is None
+                or await self._digest_as(blob, expected) != expected
+            ):
+                bad.add(index)
+        chunks = [record.chunks[index] for index in sorted(bad)]
+        for chunk in chunks:
+            record.chunk_digests[chunk.index] = None
+        if chunks:
+            await self._save(record)
+        return chunks
+
     async def open(
         self,
         record: ModelRecord,
@@ -877,6 +956,18 @@ class ModelCache:
     ) -> Blob:
         """A complete, verified model as one blob: damaged chunks are reported and re-fetched."""
         bad = await self.verified_chunks(record, signal, on_progress)
+        return await self.repaired(record, bad, signal, on_progress, on_notice)
+
+    async def repaired(
+        self,
+        record: ModelRecord,
+        bad: list[Chunk],
+        signal: Any,
+        on_progress: OnProgress,
+        on_notice: Callable[[str], None],
+    ) -> Blob:
+        """The model as one blob once its ``bad`` chunks (unmarked) are fetched again from the
+        record's URL, which is said first; without a URL, an error that asks for the file."""
         if bad:
             which = ", ".join(str(c.index + 1) for c in bad)
             if record.source_url is None:

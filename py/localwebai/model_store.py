@@ -1,7 +1,8 @@
 """Model bytes for the engine: read a model's header, and hand over its weights as one blob.
 
 URLs download into the model cache (or load from it, without a request); local files are
-imported into it so they survive reloads; cached models are verified chunk by chunk before use.
+imported into it so they survive reloads; cached models are verified chunk by chunk before use
+(in the page as the engine reads them: :meth:`ModelStore.load`).
 The cache's own decisions are :class:`localwebai.cache.ModelCache`'s; this module picks the path
 for each source. Where bytes live is behind :class:`ModelBytes` (JS Blobs and ``fetch`` in the
 page, files and HTTP natively, ``bytes`` in tests), so the bytes never pass through here.
@@ -9,10 +10,10 @@ page, files and HTTP natively, ``bytes`` in tests), so the bytes never pass thro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from .cache import (
@@ -24,6 +25,7 @@ from .cache import (
     file_model_id,
     url_model_id,
 )
+from .errors import LocalWebAIError
 from .gguf import FIRST_READ_SIZE, LOCAL_FIRST_READ_SIZE
 from .model_header import ModelInspection, ReadRange, inspect_model
 from .progress import LoadProgress, LoadStage, OnProgress
@@ -31,6 +33,8 @@ from .sources import ModelSource
 
 DownloadProgress = Callable[[int, int], None]
 """``(received, total)`` bytes of a download; ``total`` is 0 when the server did not say."""
+
+Started = TypeVar("Started")
 
 UNCACHED_NOTICE = "The server did not say how large the file is: it is loaded but not cached."
 
@@ -128,6 +132,56 @@ class ModelStore:
 
         return read
 
+    async def load(
+        self,
+        source: ModelSource,
+        inspection: ModelInspection,
+        signal: Any,
+        on_progress: OnProgress,
+        start: Callable[[Blob], Awaitable[Started]],
+        stop: Callable[[], Awaitable[None]],
+    ) -> Started:
+        """Open the model (:meth:`open`) and start the engine on it (``start``).
+
+        A complete cached model, where the blobs can, is not checked first: the engine starts
+        at once on a blob whose chunks are checked as it reads them, so each is read once. A
+        damaged chunk fails the engine's read; the load then waits for the verdict on every
+        chunk, ends that engine (``stop``, where it had loaded anyway), fetches only the
+        damaged chunks again and starts the engine on the repaired model. Nothing uses a model
+        before all of its chunks have matched."""
+        record = await self._complete_record(source)
+        checked = None if record is None else await self.cache.checked_model(record, on_progress)
+        if record is None or checked is None:
+            blob = await self.open(source, inspection, signal, on_progress)
+            on_progress(LoadProgress(LoadStage.INITIALIZING))
+            return await start(blob)
+        on_progress(LoadProgress(LoadStage.INITIALIZING))
+        try:
+            started, failure = await _started(start(checked.blob))
+            bad = await self.cache.damaged_chunks(record, checked, signal)
+        finally:
+            checked.close()
+        if not bad:
+            if failure is not None:
+                raise failure
+            await self.cache.touch(record)
+            return started
+        if failure is None:
+            await stop()
+        blob = await self.cache.repaired(record, bad, signal, on_progress, _notice(on_progress))
+        on_progress(LoadProgress(LoadStage.INITIALIZING))
+        return await start(blob)
+
+    async def _complete_record(self, source: ModelSource) -> ModelRecord | None:
+        """The source's cached record, where it is complete and nothing but its chunks is to
+        be checked (a new or unchecked whole-file sha256 is checked first, by :meth:`open`)."""
+        if source.file is not None:
+            return None
+        record = await self._record(source)
+        if record is None or not record.complete or _file_check_due(record, source.sha256):
+            return None
+        return record
+
     async def open(
         self, source: ModelSource, inspection: ModelInspection, signal: Any, on_progress: OnProgress
     ) -> Blob:
@@ -137,10 +191,7 @@ class ModelStore:
         model is verified (a damaged chunk is fetched again); anything else downloads into the
         cache, resuming what a partial record already holds. Where the browser stores nothing
         (``StorageRefused`` before any chunk), the model loads uncached, with a notice."""
-
-        def notice(text: str) -> None:
-            on_progress(LoadProgress(LoadStage.CHECKING_CACHE, note=text))
-
+        notice = _notice(on_progress)
         if source.file is not None:
             if self.import_files:
                 await self._import(source, inspection, signal, on_progress, notice)
@@ -209,6 +260,31 @@ class ModelStore:
             on_progress(LoadProgress(LoadStage.DOWNLOADING, received, total or None))
 
         return await self.bytes.fetch_whole(url, signal, report)
+
+
+async def _started(
+    starting: Awaitable[Started],
+) -> tuple[Started, None] | tuple[None, LocalWebAIError]:
+    """The engine start's result, or its failure (kept until the chunks' verdict)."""
+    try:
+        return await starting, None
+    except LocalWebAIError as failure:
+        return None, failure
+
+
+def _notice(on_progress: OnProgress) -> Callable[[str], None]:
+    """Notices of a load, shown beside its progress."""
+
+    def notice(text: str) -> None:
+        on_progress(LoadProgress(LoadStage.CHECKING_CACHE, note=text))
+
+    return notice
+
+
+def _file_check_due(record: ModelRecord, sha256: str | None) -> bool:
+    """The whole file's sha256 is to be checked on this load (a new or unchecked checksum)."""
+    new = sha256 is not None and sha256.lower() != record.file_sha256
+    return new or (record.file_sha256 is not None and not record.file_verified)
 
 
 def _reason(refused: StorageRefused) -> str:

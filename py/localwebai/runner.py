@@ -213,7 +213,8 @@ class LlamaRunner:
         """Load a model from a URL, a File or the cache, replacing the loaded one.
 
         The header is checked first: a model that cannot fit is refused before any download.
-        A failure before the engine starts leaves the model already loaded loaded. When
+        A failure before the engine starts (a download, a refusal; not damage in the cache,
+        which is found as the engine reads) leaves the model already loaded loaded. When
         WebGPU fails to start, the model is loaded again on the CPU (``backend`` says why).
         """
         signal = self._signal(signal)
@@ -225,12 +226,16 @@ class LlamaRunner:
         if not estimate.fits:
             raise ModelTooLargeError(f"Not loaded: {estimate.message()}")
         params, chat_format = _with_chat_template(inspection, params)
-        blob = await self.store.open(source, inspection, signal, on_progress)
-        on_progress(LoadProgress(LoadStage.INITIALIZING))
-        self.metadata = None
-        self.model_name = ""
-        self.chat_format = None
-        self.engine_info = await self._start(blob, params, on_progress)
+
+        async def start(blob: Blob) -> EngineInfo:
+            self.metadata = None
+            self.model_name = ""
+            self.chat_format = None
+            return await self._start(blob, params, on_progress)
+
+        self.engine_info = await self.store.load(
+            source, inspection, signal, on_progress, start, self.engine.unload
+        )
         self.metadata = inspection.spec
         self.chat_format = chat_format
         self.model_name = inspection.spec.name or source.label

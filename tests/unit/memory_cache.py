@@ -293,6 +293,77 @@ class BytesBlobOps:
         return len(blob)
 
 
+class CheckedBytes(bytes):
+    """The blob of a :class:`MemoryCheckedModel`: the whole model's bytes, read by an engine
+    through :meth:`MemoryCheckedModel.read` (the way the page's reads are checked)."""
+
+    checked_model: MemoryCheckedModel
+
+
+class MemoryCheckedModel:
+    """The core's ``CheckedModel`` over ``bytes`` parts."""
+
+    def __init__(
+        self,
+        parts: list[bytes],
+        expected: list[tuple[str, str]],
+        on_checked: Callable[[int], None],
+    ) -> None:
+        self.parts = parts
+        self.expected = expected
+        self.on_checked = on_checked
+        self.checked: set[int] = set()
+        self.bad: set[int] = set()
+        self.closed = False
+        self.blob = CheckedBytes(b"".join(parts))
+        self.blob.checked_model = self
+
+    def read(self) -> None:
+        """An engine reads the model start to end: each part is checked as it is reached;
+        a damaged one fails the read (``OSError``), as in the page."""
+        for index, part in enumerate(self.parts):
+            algorithm, hex_digest = self.expected[index]
+            if index not in self.checked:
+                if HEX_DIGESTS[algorithm](part) != hex_digest:
+                    self.bad.add(index)
+                    raise OSError(f"chunk {index + 1} is damaged")
+                self.checked.add(index)
+                self.on_checked(len(part))
+
+    def damaged(self) -> list[int]:
+        return sorted(self.bad)
+
+    def unread(self) -> list[int]:
+        return [i for i in range(len(self.parts)) if i not in self.checked | self.bad]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class CheckingBlobOps(BytesBlobOps):
+    """:class:`BytesBlobOps` that also give models checked as they are read, as the page's do
+    (the core's ``CheckedReads``); ``checked_models`` logs each one given."""
+
+    def __init__(self, digests: tuple[str, ...] = ("xxh3", "sha256")) -> None:
+        super().__init__(digests)
+        self.checked_models: list[MemoryCheckedModel] = []
+        self.digested = 0
+
+    async def digest(self, blob: bytes, algorithm: str) -> str:
+        self.digested += 1
+        return await super().digest(blob, algorithm)
+
+    def checked_join(
+        self,
+        parts: list[bytes],
+        expected: list[tuple[str, str]],
+        on_checked: Callable[[int], None],
+    ) -> MemoryCheckedModel:
+        model = MemoryCheckedModel(parts, expected, on_checked)
+        self.checked_models.append(model)
+        return model
+
+
 class CancelAtBytes:
     """A signal that fires once the server has sent ``limit`` bytes (Cancel mid-chunk)."""
 

@@ -35,8 +35,9 @@ from localwebai.runner import EngineInfo, LlamaRunner
 from localwebai.sources import ModelSource
 from memory_cache import (
     AbortSignal,
-    BytesBlobOps,
     CancelAtBytes,
+    CheckedBytes,
+    CheckingBlobOps,
     MemoryChunkStore,
     MemoryRemoteFile,
 )
@@ -95,8 +96,9 @@ class FakeFile:
     last_modified: int = 1_700_000_000_000
 
 
-class FakeBlobOps(BytesBlobOps):
-    """``bytes`` blobs, and picked files (a ``FakeFile``) that slice like Blobs."""
+class FakeBlobOps(CheckingBlobOps):
+    """``bytes`` blobs, checked as they are read (as in the page), and picked files (a
+    ``FakeFile``) that slice like Blobs."""
 
     def slice(self, blob: Any, start: int, end: int) -> bytes:
         return super().slice(blob.data if isinstance(blob, FakeFile) else blob, start, end)
@@ -144,9 +146,15 @@ class FakeEngine:
     when set, and ends as "aborted" once its signal is aborted."""
 
     def __init__(
-        self, gpu_fails: bool = False, reply: str = "Hello", silent_starts: int = 0
+        self,
+        gpu_fails: bool = False,
+        reply: str = "Hello",
+        silent_starts: int = 0,
+        reads: bool = True,
     ) -> None:
         self.gpu_fails = gpu_fails
+        self.reads = reads
+        """Read a checked model whole while loading (False: a load that ends before)."""
         self.silent_starts = silent_starts
         """How many loads never start (no read of the model, as a worker that never runs)."""
         self.reply = reply
@@ -166,6 +174,11 @@ class FakeEngine:
         if len(self.loads) <= self.silent_starts:  # a worker the browser never runs
             await asyncio.Event().wait()
         on_started()
+        if self.reads and isinstance(blob, CheckedBytes):
+            try:
+                blob.checked_model.read()
+            except OSError as error:
+                raise EngineError(f"File read failed: {error}") from None
         if params.n_gpu_layers and self.gpu_fails:
             raise EngineError("Failed to create WebGPU device")
         self._loaded = True
@@ -230,14 +243,13 @@ class Setup:
     probe: dict[str, Any] = field(default_factory=lambda: dict(PROBE))
     store: MemoryChunkStore = field(default_factory=MemoryChunkStore)
     tell_size: bool = True
+    blobs: FakeBlobOps = field(default_factory=lambda: FakeBlobOps())
 
     def __post_init__(self) -> None:
         self.remote = MemoryRemoteFile(URL, self.data)
 
     def runner(self, engine: FakeEngine | None = None) -> LlamaRunner:
-        cache = ModelCache(
-            self.store, self.remote, FakeBlobOps(), clock=lambda: 0.0, chunk_size=CHUNK
-        )
+        cache = ModelCache(self.store, self.remote, self.blobs, clock=lambda: 0.0, chunk_size=CHUNK)
         self.bytes = FakeModelBytes(self.remote, self.tell_size)
         environment = Environment.from_probe(self.probe)
         return LlamaRunner(
@@ -555,6 +567,88 @@ def test_a_slow_load_that_has_started_is_not_cut_short(
     runner = Setup(model).runner(engine)
     run(runner.load_model(ModelSource.from_url(URL)))
     assert runner.loaded and len(engine.loads) == 1
+
+
+# ---- a cached model: checked as the engine reads it ---------------------------------------
+
+
+def cached(model: bytes) -> tuple[Setup, str]:
+    """A setup whose store holds the whole model (downloaded once), and its record id."""
+    setup = Setup(model)
+    run(setup.runner().load_model(ModelSource.from_url(URL)))
+    (record,) = run(setup.runner().store.cache.models())
+    setup.blobs.digested = 0
+    return setup, record.id
+
+
+def test_a_cached_model_is_checked_as_the_engine_reads_it(model: bytes) -> None:
+    setup, _ = cached(model)
+    engine = FakeEngine()
+    progress: list[LoadProgress] = []
+    runner = setup.runner(engine)
+    run(runner.load_model(ModelSource.from_url(URL), on_progress=progress.append))
+    assert runner.loaded and engine.loads[0][0] == model
+    checked = setup.blobs.checked_models[-1]
+    assert checked.closed and checked.damaged() == [] and checked.unread() == []
+    assert setup.blobs.digested == 0  # no pass over the chunks before or after the engine's
+    verifying = [p for p in progress if p.stage is LoadStage.VERIFYING]
+    assert verifying[-1].done == verifying[-1].total == len(model)
+    assert [p.stage for p in progress][-1] is LoadStage.READY
+    assert run(runner.store.cache.models())[0].last_used is not None
+
+
+def test_chunks_the_engine_did_not_read_are_checked_after_it(model: bytes) -> None:
+    setup, _ = cached(model)
+    runner = setup.runner(FakeEngine(reads=False))
+    run(runner.load_model(ModelSource.from_url(URL)))
+    assert runner.loaded and setup.blobs.digested == len(plan_chunks(len(model), CHUNK))
+
+
+@pytest.mark.parametrize("reads", [True, False], ids=["read and failed", "loaded unread"])
+def test_a_damaged_chunk_is_fetched_again_before_the_model_is_used(
+    model: bytes, reads: bool
+) -> None:
+    setup, model_id = cached(model)
+    setup.store.corrupt(model_id, 1)
+    requests = len(setup.remote.requests)
+    engine = FakeEngine(reads=reads)
+    notes: list[str] = []
+    runner = setup.runner(engine)
+    run(runner.load_model(ModelSource.from_url(URL), on_progress=lambda p: notes.append(p.note)))
+    assert runner.loaded and len(engine.loads) == 2 and engine.loads[-1][0] == model
+    assert engine.unloads == (0 if reads else 1)  # a model loaded from damaged bytes is ended
+    chunk = plan_chunks(len(model), CHUNK)[1]
+    assert setup.remote.requests[requests:] == [(chunk.start, chunk.end)]
+    assert any(n.startswith("Chunk 2 of") and "damaged" in n for n in notes if n)
+    assert run(runner.store.cache.models())[0].complete
+
+
+def test_a_damaged_import_asks_for_the_file_again(model: bytes) -> None:
+    setup = Setup(model)
+    run(setup.runner().load_model(ModelSource.from_file(FakeFile(model), "mine.gguf")))
+    (record,) = run(setup.runner().store.cache.models())
+    setup.store.corrupt(record.id, 2)
+    engine = FakeEngine()
+    runner = setup.runner(engine)
+    with pytest.raises(CacheError, match=r"damaged \(chunk 3 of \d+\): pick the file again"):
+        run(runner.load_model(ModelSource.from_cache(record.id, record.label)))
+    assert len(engine.loads) == 1 and not runner.loaded and setup.remote.requests == []
+
+
+def test_an_engine_failure_on_intact_chunks_is_the_engine_error(model: bytes) -> None:
+    setup, _ = cached(model)
+
+    class FailingEngine(FakeEngine):
+        async def load(self, blob: Any, params: LoadParams, on_started: Any) -> EngineInfo:
+            await super().load(blob, params, on_started)
+            raise EngineError("llama_model_load: unknown model architecture")
+
+    engine = FailingEngine()
+    runner = setup.runner(engine)
+    with pytest.raises(EngineError, match="unknown model architecture"):
+        run(runner.load_model(ModelSource.from_url(URL)))
+    assert len(engine.loads) == 1 and setup.blobs.checked_models[-1].closed
+    assert run(runner.store.cache.models())[0].complete  # nothing unmarked, nothing fetched
 
 
 # ---- replies ------------------------------------------------------------------------------

@@ -139,3 +139,90 @@ export async function sha256Streamed(blob, { onBytes } = {}) {
 export function joinBlobs(blobs) {
   return new Blob(blobs, { type: "application/octet-stream" });
 }
+
+const KEPT_CHUNKS = 2; // chunk buffers kept while the engine reads: the one it reads, the last
+
+/**
+ * The model for the engine as one Blob whose bytes are checked as the engine reads them: the
+ * first read that touches chunk i reads that chunk whole, hashes it (`expected[i]`:
+ * [algorithm, hex], as py/localwebai/cache.py chose) and serves it only if it matches; a
+ * damaged chunk fails that read (the engine's load fails) and is listed by `damaged()`.
+ * Each chunk is read from storage and hashed once, not once to check and once to load.
+ * `onChecked(bytes)` after each chunk that matched; `unread()`: the chunks not read yet.
+ * Only `slice(...).arrayBuffer()` and `stream()` are served checked: what wllama reads with.
+ */
+export function checkedModel(parts, expected, onChecked) {
+  const starts = [];
+  let size = 0;
+  for (const part of parts) {
+    starts.push(size);
+    size += part.size;
+  }
+  const checked = new Set();
+  const damaged = new Set();
+  const kept = new Map(); // index -> Promise<ArrayBuffer>, most recent last
+
+  function chunk(index) {
+    let bytes = kept.get(index);
+    if (bytes) {
+      kept.delete(index);
+    } else {
+      bytes = readChecked(index);
+      bytes.catch(() => kept.delete(index));
+    }
+    kept.set(index, bytes);
+    while (kept.size > KEPT_CHUNKS) kept.delete(kept.keys().next().value);
+    return bytes;
+  }
+
+  async function readChecked(index) {
+    const bytes = await parts[index].arrayBuffer();
+    if (!checked.has(index)) {
+      const [algorithm, hex] = expected[index];
+      if ((await digestHex(bytes, algorithm)) !== hex) {
+        damaged.add(index);
+        throw new Error(`chunk ${index + 1} of ${parts.length} of the cached model is damaged`);
+      }
+      checked.add(index);
+      onChecked(bytes.byteLength);
+    }
+    return bytes;
+  }
+
+  async function read(start, end) {
+    const out = new Uint8Array(end - start);
+    let index = starts.findLastIndex((s) => s <= start);
+    for (let at = start; at < end; index += 1) {
+      const bytes = await chunk(index);
+      const from = at - starts[index];
+      const to = Math.min(end - starts[index], bytes.byteLength);
+      out.set(new Uint8Array(bytes, from, to - from), at - start);
+      at += to - from;
+    }
+    return out.buffer;
+  }
+
+  const blob = joinBlobs(parts);
+  const clamp = (at, fallback) => {
+    const value = at ?? fallback;
+    return Math.min(size, Math.max(0, value < 0 ? size + value : value));
+  };
+  blob.slice = (start, end) => {
+    const [from, to] = [clamp(start, 0), clamp(end, size)];
+    return { size: Math.max(0, to - from), arrayBuffer: () => read(from, Math.max(from, to)) };
+  };
+  blob.stream = () => {
+    let index = 0;
+    return new ReadableStream({
+      async pull(controller) {
+        if (index === parts.length) return controller.close();
+        controller.enqueue(new Uint8Array(await chunk(index++)));
+      },
+    });
+  };
+  return {
+    blob,
+    damaged: () => [...damaged].sort((a, b) => a - b),
+    unread: () => parts.map((_, i) => i).filter((i) => !checked.has(i) && !damaged.has(i)),
+  };
+}

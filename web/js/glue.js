@@ -70,16 +70,20 @@ export async function probeEnvironment() {
  * (`isMmproj`, the first 128 KiB), so the watch skips that first slice.
  */
 export function watchEngineReads(blob, onRead) {
+  const own = Object.hasOwn(blob, "slice") ? blob.slice : null; // a checked model's own reads
+  const slice = blob.slice;
+  const stop = () => {
+    if (own) blob.slice = own;
+    else delete blob.slice;
+  };
   let slices = 0;
   blob.slice = (...args) => {
     slices += 1;
     if (slices === 2) {
-      delete blob.slice;
+      stop();
       onRead();
     }
-    return Blob.prototype.slice.apply(blob, args);
+    return slice.apply(blob, args);
   };
-  return () => {
-    delete blob.slice;
-  };
+  return stop;
 }

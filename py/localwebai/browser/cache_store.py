@@ -17,6 +17,7 @@ from pyodide.ffi import JsException, create_proxy
 
 from ..cache import (
     BlobOps,
+    CheckedReads,
     ChunkStore,
     FetchedChunk,
     ModelCache,
@@ -144,7 +145,29 @@ class FetchRemote(RemoteFile):
         return _remote(result.remote)
 
 
-class JsBlobOps(BlobOps):
+@dataclass
+class JsCheckedModel:
+    """The core's ``CheckedModel`` over web/js/cache.js's ``checkedModel``."""
+
+    model: Any
+    on_checked: Any
+    """The proxy of the progress callback, destroyed by :meth:`close`."""
+
+    @property
+    def blob(self) -> Any:
+        return self.model.blob
+
+    def damaged(self) -> list[int]:
+        return [int(i) for i in self.model.damaged()]
+
+    def unread(self) -> list[int]:
+        return [int(i) for i in self.model.unread()]
+
+    def close(self) -> None:
+        self.on_checked.destroy()
+
+
+class JsBlobOps(BlobOps, CheckedReads):
     digests = ("xxh3", "sha256")  # hash-wasm's XXH3, WebCrypto's sha256 (web/js/cache.js)
 
     async def digest(self, blob: Any, algorithm: str) -> str:
@@ -161,6 +184,15 @@ class JsBlobOps(BlobOps):
 
     def join(self, blobs: list[Any]) -> Any:
         return glue.joinBlobs(js.Array.of(*blobs))
+
+    def checked_join(
+        self, parts: list[Any], expected: list[tuple[str, str]], on_checked: Callable[[int], None]
+    ) -> JsCheckedModel:
+        progress = create_proxy(lambda n: on_checked(int(n)))
+        pairs = js.Array.of(
+            *(js.Array.of(algorithm, hex_digest) for algorithm, hex_digest in expected)
+        )
+        return JsCheckedModel(glue.checkedModel(js.Array.of(*parts), pairs, progress), progress)
 
     def slice(self, blob: Any, start: int, end: int) -> Any:
         return blob.slice(start, end)
