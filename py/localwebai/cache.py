@@ -8,9 +8,9 @@ model bytes never pass through Python.
 A chunk is marked complete in its model's record (with its digest) only after the chunk itself
 is stored, so a record never claims bytes the store does not hold; a record is complete when
 every chunk is marked. Each load checks every chunk against its digest, so a damaged chunk is
-never fed to the model (in the page, as the engine reads it: :class:`CheckedReads`). The digest is the fastest the side can compute (``CHUNK_DIGESTS``):
-XXH3 in the page, about 8x cheaper than sha256 there; a user-given whole-file checksum stays
-sha256.
+never fed to the model (in the page, as the engine reads it: :class:`CheckedReads`). The digest
+is the fastest the side can compute (``CHUNK_DIGESTS``): XXH3 in the page, about 8x cheaper
+than sha256 there; a user-given whole-file checksum stays sha256.
 """
 
 from __future__ import annotations

@@ -140,21 +140,36 @@ KERNEL q4_0_q8_0_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GG
 }
 ENTRIES(q4_0_q8_0, QK8_0)
 
+// One Q4_1 or Q5_1 block against its q8_1 block in each of ncols columns (y: column 0's), into
+// acc[c] (scaled sums) and mins[c] (the blocks' minimum times the activations' sum): 4-bit
+// quants qs, and for Q5_1 the fifth bits qh (NULL for Q4_1).
+KERNEL min_block(const uint8_t * GGML_RESTRICT qs, const uint8_t * GGML_RESTRICT qh, ggml_half d,
+                 ggml_half m, const block_q8_1 * GGML_RESTRICT y, size_t by, const int ncols,
+                 v128_t * acc, float * mins) {
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    const v128_t q = wasm_v128_load(qs);
+    v128_t q_lo = wasm_v128_and(q, m4), q_hi = wasm_u8x16_shr(q, 4);
+    if (qh) {
+        v128_t fifth_lo, fifth_hi;
+        spread_bits(FIFTH, qh, &fifth_lo, &fifth_hi);
+        q_lo = wasm_v128_or(q_lo, fifth_lo);
+        q_hi = wasm_v128_or(q_hi, fifth_hi);
+    }
+    const float dx = FP16(d), mx = FP16(m);
+    for (int c = 0; c < ncols; ++c) {
+        const block_q8_1 * GGML_RESTRICT yc = COLUMN(block_q8_1, y, by, c);
+        acc[c] = wasm_f32x4_add(acc[c], scaled(dot32(yc->qs, q_lo, q_hi), dx * FP16(yc->d)));
+        mins[c] += mx * FP16(yc->s);
+    }
+}
+
 KERNEL q4_1_q8_1_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q4_1 * GGML_RESTRICT x = vx;
-    const v128_t m4 = wasm_i8x16_splat(0x0F);
     v128_t acc[COLS];
     float mins[COLS];
     for (int c = 0; c < ncols; ++c) { acc[c] = wasm_f32x4_splat(0.0f); mins[c] = 0.0f; }
     for (int ib = 0; ib < n / QK8_1; ++ib) {
-        const v128_t q = wasm_v128_load(x[ib].qs);
-        const v128_t lo = wasm_v128_and(q, m4), hi = wasm_u8x16_shr(q, 4);
-        const float dx = FP16(x[ib].d), mx = FP16(x[ib].m);
-        for (int c = 0; c < ncols; ++c) {
-            const block_q8_1 * GGML_RESTRICT y = COLUMN(block_q8_1, vy, by, c) + ib;
-            acc[c] = wasm_f32x4_add(acc[c], scaled(dot32(y->qs, lo, hi), dx * FP16(y->d)));
-            mins[c] += mx * FP16(y->s);
-        }
+        min_block(x[ib].qs, NULL, x[ib].d, x[ib].m, (const block_q8_1 *) vy + ib, by, ncols, acc, mins);
     }
     store_sums(s, bs, acc, mins, ncols);
 }
@@ -183,22 +198,11 @@ ENTRIES(q5_0_q8_0, QK8_0)
 
 KERNEL q5_1_q8_1_cols(int n, float * GGML_RESTRICT s, size_t bs, const void * GGML_RESTRICT vx, const void * GGML_RESTRICT vy, size_t by, const int ncols) {
     const block_q5_1 * GGML_RESTRICT x = vx;
-    const v128_t m4 = wasm_i8x16_splat(0x0F);
     v128_t acc[COLS];
     float mins[COLS];
     for (int c = 0; c < ncols; ++c) { acc[c] = wasm_f32x4_splat(0.0f); mins[c] = 0.0f; }
     for (int ib = 0; ib < n / QK8_1; ++ib) {
-        v128_t hi_lo, hi_hi;
-        spread_bits(FIFTH, x[ib].qh, &hi_lo, &hi_hi);
-        const v128_t q = wasm_v128_load(x[ib].qs);
-        const v128_t q_lo = wasm_v128_or(wasm_v128_and(q, m4), hi_lo);
-        const v128_t q_hi = wasm_v128_or(wasm_u8x16_shr(q, 4), hi_hi);
-        const float dx = FP16(x[ib].d), mx = FP16(x[ib].m);
-        for (int c = 0; c < ncols; ++c) {
-            const block_q8_1 * GGML_RESTRICT y = COLUMN(block_q8_1, vy, by, c) + ib;
-            acc[c] = wasm_f32x4_add(acc[c], scaled(dot32(y->qs, q_lo, q_hi), dx * FP16(y->d)));
-            mins[c] += mx * FP16(y->s);
-        }
+        min_block(x[ib].qs, x[ib].qh, x[ib].d, x[ib].m, (const block_q8_1 *) vy + ib, by, ncols, acc, mins);
     }
     store_sums(s, bs, acc, mins, ncols);
 }
