@@ -852,20 +852,28 @@ class ModelCache:
         bad: list[Chunk] = []
         meter = _Meter(LoadStage.VERIFYING, record.size, 0, on_progress, self.clock)
         for chunk in record.chunks:
-            if getattr(signal, "aborted", False):
-                raise AbortedError("Loading cancelled.")
-            blob = await self.store.get_chunk(record.id, chunk.index)
-            expected = record.chunk_digests[chunk.index]
-            ok = expected is not None and blob is not None and self.blobs.size(blob) == chunk.size
-            if ok and await self._digest_as(blob, expected) != expected:
-                ok = False
-            if not ok:
+            if not await self._intact(record, chunk, signal):
                 bad.append(chunk)
-                record.chunk_digests[chunk.index] = None
             meter.add(chunk.size)
+        await self._unmark(record, bad)
+        return bad
+
+    async def _intact(self, record: ModelRecord, chunk: Chunk, signal: Any) -> bool:
+        """The chunk is stored whole and matches its digest (Cancel is checked first)."""
+        if getattr(signal, "aborted", False):
+            raise AbortedError("Loading cancelled.")
+        blob = await self.store.get_chunk(record.id, chunk.index)
+        expected = record.chunk_digests[chunk.index]
+        if expected is None or blob is None or self.blobs.size(blob) != chunk.size:
+            return False
+        return await self._digest_as(blob, expected) == expected
+
+    async def _unmark(self, record: ModelRecord, bad: list[Chunk]) -> None:
+        """Unmark the ``bad`` chunks in the record (they are fetched again), and save it."""
+        for chunk in bad:
+            record.chunk_digests[chunk.index] = None
         if bad:
             await self._save(record)
-        return bad
 
     async def _digest_as(self, blob: Blob, expected: str) -> str | None:
         """The blob's digest in ``expected``'s algorithm; None where this side has not that
@@ -930,21 +938,10 @@ class ModelCache:
         not read, checked now; the bad ones are unmarked in the record."""
         bad = set(checked.damaged())
         for index in checked.unread():
-            if getattr(signal, "aborted", False):
-                raise AbortedError("Loading cancelled.")
-            blob = await self.store.get_chunk(record.id, index)
-            expected = record.chunk_digests[index]
-            if (
-                blob is None
-                or expected is None
-                or await self._digest_as(blob, expected) != expected
-            ):
+            if not await self._intact(record, record.chunks[index], signal):
                 bad.add(index)
         chunks = [record.chunks[index] for index in sorted(bad)]
-        for chunk in chunks:
-            record.chunk_digests[chunk.index] = None
-        if chunks:
-            await self._save(record)
+        await self._unmark(record, chunks)
         return chunks
 
     async def open(
