@@ -4,7 +4,8 @@
 With `--smollm2`, write tests/data/smollm2_greedy.json instead: SmolLM2's (a real Q4_1 model:
 our quantized kernels at work) greedy tokens from llama-cpp-python, up to the first step whose
 top-1/top-2 logit gap is under SMOLLM2_MIN_MARGIN, where rounding may decide (the tiny models
-are F32 and run no quantized kernel).
+are F32 and run no quantized kernel), and the log-probabilities of its SMOLLM2_TOP_TOKENS
+likeliest first tokens.
 
 With `--gemma`, write tests/data/tiny_gemma_chat.json instead: the tiny gemma's greedy reply to
 a system + user conversation in the gemma format, from llama-cpp-python (`pip install -e
@@ -66,6 +67,8 @@ SMOLLM2_OUTPUT = REPO / "tests" / "data" / "smollm2_greedy.json"
 SMOLLM2_PROMPT = "The capital of France is"
 SMOLLM2_MAX_TOKENS = 48
 SMOLLM2_MIN_MARGIN = 0.2
+SMOLLM2_TOP_TOKENS = 10
+"""Likeliest first tokens whose log-probabilities the reference keeps."""
 
 PROMPT = "Once upon a time"
 N_PREDICT = 32
@@ -300,8 +303,10 @@ def gemma_reference() -> int:
 
 
 def smollm2_reference() -> int:
-    """SmolLM2's greedy tokens natively, while no step is a near tie; write SMOLLM2_OUTPUT."""
+    """SmolLM2's greedy tokens natively, while no step is a near tie, and the log-probabilities
+    of its likeliest first tokens; write SMOLLM2_OUTPUT."""
     import llama_cpp
+    from localwebai.native.engine import top_logprobs
 
     model = MODELS_DIR / SMOLLM2_FILE
     if stale_test_model(model, SMOLLM2_SHA256):
@@ -311,6 +316,7 @@ def smollm2_reference() -> int:
     )
     prompt_ids = llama.tokenize(SMOLLM2_PROMPT.encode(), add_bos=True)
     llama.eval(prompt_ids)
+    first_top = top_logprobs(llama.scores[llama.n_tokens - 1], SMOLLM2_TOP_TOKENS)
     generated: list[int] = []
     margins: list[float] = []
     for _ in range(SMOLLM2_MAX_TOKENS):
@@ -341,6 +347,11 @@ def smollm2_reference() -> int:
         "native_engine": "llama-cpp-python",
         "native_engine_version": llama_cpp.__version__,
         "min_top2_logit_margin": round(min(margins), 4),
+        "first_token_top_logprobs": [[token, logprob] for token, logprob in first_top],
+        "logprobs_note": (
+            f"the {SMOLLM2_TOP_TOKENS} likeliest first tokens after the prompt: [id, log softmax "
+            "of the logits in float64]"
+        ),
     }
     SMOLLM2_OUTPUT.write_text(json.dumps(reference, indent=2, ensure_ascii=False) + "\n", "utf-8")
     print(f"write       {SMOLLM2_OUTPUT.relative_to(REPO)}")

@@ -54,6 +54,32 @@ def _rate(tokens: int, ms: float) -> float:
 
 
 @dataclass(frozen=True)
+class TokenChoice:
+    """A candidate for one position of the reply: a token and its log-probability there, under
+    the model's own distribution (the softmax of its logits, before any sampling setting)."""
+
+    id: int
+    text: str
+    logprob: float
+
+
+TopChoices = tuple[TokenChoice, ...]
+"""The likeliest tokens at one position, likeliest first."""
+
+
+def top_choices_from_engine(entries: list[dict[str, Any]]) -> list[TopChoices]:
+    """The ``top_logprobs`` of each token of an OpenAI-style ``logprobs.content`` list (what
+    llama.cpp's server, and so wllama, streams with ``n_probs``)."""
+    return [
+        tuple(
+            TokenChoice(int(c["id"]), str(c["token"]), float(c["logprob"]))
+            for c in entry.get("top_logprobs") or ()
+        )
+        for entry in entries
+    ]
+
+
+@dataclass(frozen=True)
 class GenerationResult:
     """What one reply produced."""
 
@@ -62,6 +88,9 @@ class GenerationResult:
     timings: Timings
     chunks: int
     first_token_ms: float | None = None
+    top_logprobs: tuple[TopChoices, ...] = ()
+    """Per generated token, the ``GenerationParams.top_logprobs`` likeliest tokens at its
+    position (empty where none were asked for)."""
 
     def summary(self) -> str:
         """One line under the reply: tokens, speed, and how it ended."""

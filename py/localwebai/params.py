@@ -45,6 +45,8 @@ DEFAULT_REPEAT_PENALTY = 1.0
 MAX_REPEAT_PENALTY = 2.0
 MAX_STOP_STRINGS = 8
 MAX_SEED = 2**32 - 1
+MAX_TOP_LOGPROBS = 20
+"""Most candidates per token a reply reports (``GenerationParams.top_logprobs``, as OpenAI's)."""
 
 
 def _require(condition: bool, message: str) -> None:
@@ -170,6 +172,9 @@ class GenerationParams:
     seed: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
     response_format: ResponseFormat = field(default_factory=ResponseFormat.text)
+    top_logprobs: int = 0
+    """Report, for each generated token, this many likeliest tokens with their log-probabilities
+    (``GenerationResult.top_logprobs``; 0: none)."""
 
     def __post_init__(self) -> None:
         _require(
@@ -208,6 +213,11 @@ class GenerationParams:
         _require(
             len(self.stop) <= MAX_STOP_STRINGS,
             f"At most {MAX_STOP_STRINGS} stop strings, not {len(self.stop)}.",
+        )
+        _require(
+            _is_int(self.top_logprobs) and 0 <= self.top_logprobs <= MAX_TOP_LOGPROBS,
+            f"top_logprobs must be a whole number from 0 to {MAX_TOP_LOGPROBS}, "
+            f"not {self.top_logprobs}.",
         )
 
     def with_format(self, response_format: ResponseFormat) -> GenerationParams:
@@ -261,6 +271,8 @@ class GenerationParams:
             options["stop"] = list(self.stop)
         if self.response_format.grammar:
             options["grammar"] = self.response_format.grammar
+        if self.top_logprobs:
+            options["n_probs"] = self.top_logprobs
         return options
 
 

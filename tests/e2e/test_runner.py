@@ -92,6 +92,14 @@ def test_a_quantized_model_gives_native_greedy_tokens_on_our_relaxed_builds(
     assert seen == {"text": SMOLLM2_GREEDY["generated_text"], "build": build or "simd-relaxed"}
 
 
+def test_first_token_logprobs_match_native_on_every_build(harness: Page):
+    # every wasm build the page can run, in one page: our relaxed-SIMD and SIMD128 builds in
+    # 32- and 64-bit memory, the Asyncify one (WebKit's), wllama's compat and its default
+    builds = [None, "simd", "simd64-relaxed", "simd64", "simd-asyncify", "compat", "default"]
+    seen = run_case(harness, "first_token_logprobs", SMOLLM2_GREEDY, builds)
+    assert [step["build"] for step in seen.values()] == ["simd-relaxed", *builds[1:]]
+
+
 def test_abort_mid_generation_then_generate_again(harness: Page):
     assert run_case(harness, "abort_then_generate_again")["stop"] == "aborted"
 

@@ -69,6 +69,11 @@ def test_a_quantized_model_gives_the_reference_greedy_tokens(tmp_path: Path) -> 
     assert seen["text"] == SMOLLM2_GREEDY["generated_text"]
 
 
+def test_first_token_logprobs_are_the_references(tmp_path: Path) -> None:
+    seen = run_case(api_cases.first_token_logprobs, tmp_path, SMOLLM2_GREEDY, [None])
+    assert seen["chosen"]["build"] == "native"
+
+
 def test_abort_mid_generation_then_generate_again(tmp_path: Path) -> None:
     run_case(api_cases.abort_then_generate_again, tmp_path)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +88,50 @@ async def quantized_greedy_generation(
     info = runner.engine_info
     seen = {"text": result.text, "build": info.build if info else None}
     assert seen["text"] == reference["generated_text"], seen
+    return seen
+
+
+PROBABILITY_TOLERANCE = 0.05
+"""Most the probability of one of native llama.cpp's likeliest first tokens may differ in a wasm
+build. Not 1e-3: SmolLM2's activations are rounded to 8 bits before each quantized product,
+so a last-bit difference in float order flips some roundings, and the logits move by up to
+about 1 % (0.4 in the log-probability of the tenth token). Native llama.cpp moves as much with
+its own settings: its F32 KV cache instead of F16, or flash attention, changes the second
+token's probability by 0.007. Measured per build: docs/performance.md, "Logits"."""
+
+
+async def first_token_logprobs(
+    runner: LlamaRunner, locate: Locate, reference: dict[str, Any], builds: list[str | None]
+) -> dict[str, Any]:
+    """SmolLM2's likeliest first tokens after the reference prompt have, on each of ``builds``
+    (wasm builds; ``None``: the runner's own choice), native llama.cpp's probabilities
+    (tests/data/smollm2_greedy.json) within PROBABILITY_TOLERANCE; each generated token comes
+    with its own candidates, the likeliest of them the greedy choice."""
+    native = {int(token): logprob for token, logprob in reference["first_token_top_logprobs"]}
+    params = GenerationParams(max_tokens=4, temperature=0, top_logprobs=len(native))
+    seen: dict[str, Any] = {}
+    for build in builds:
+        await load(runner, locate, SMOLLM2, n_ctx=256, build=build)
+        result = await runner.generate(reference["prompt"], params)
+        got = {choice.id: choice.logprob for choice in result.top_logprobs[0]}
+        info = runner.engine_info
+        seen[build or "chosen"] = {
+            "build": info.build if info else None,
+            "ids": list(got),
+            "largest_difference": max(  # a token not among ours counts as probability 0
+                abs(math.exp(got[t]) - math.exp(p)) if t in got else math.exp(p)
+                for t, p in native.items()
+            ),
+            "logprob_differences": {t: got[t] - p for t, p in native.items() if t in got},
+            "positions": len(result.top_logprobs),
+            "likeliest_text": "".join(choices[0].text for choices in result.top_logprobs),
+            "text": result.text,
+        }
+    for build, step in seen.items():
+        assert step["ids"][0] == next(iter(native)), (build, step)
+        assert step["largest_difference"] <= PROBABILITY_TOLERANCE, (build, step)
+        assert step["positions"] == params.max_tokens, (build, step)
+        assert step["likeliest_text"] == step["text"], (build, step)
     return seen
 
 

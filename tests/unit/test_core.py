@@ -19,8 +19,15 @@ from localwebai.errors import (
     ParameterError,
     from_engine_error,
 )
-from localwebai.generation import GenerationResult, StopReason, Timings, stop_reason_from_finish
-from localwebai.params import MAX_CONTEXT, GenerationParams, LoadParams
+from localwebai.generation import (
+    GenerationResult,
+    StopReason,
+    Timings,
+    TokenChoice,
+    stop_reason_from_finish,
+    top_choices_from_engine,
+)
+from localwebai.params import MAX_CONTEXT, MAX_TOP_LOGPROBS, GenerationParams, LoadParams
 
 PROBE = {
     "crossOriginIsolated": True,
@@ -234,6 +241,33 @@ def test_greedy_maps_to_top_k_one() -> None:
     }
     sampled = GenerationParams(temperature=0.7, seed=3, stop=("\n",)).to_wllama()
     assert sampled["top_p"] == 0.95 and sampled["seed"] == 3 and sampled["stop"] == ["\n"]
+
+
+def test_top_logprobs_ask_the_engine_for_candidates_and_are_bounded() -> None:
+    assert "n_probs" not in GenerationParams().to_wllama()
+    assert GenerationParams(top_logprobs=5).to_wllama()["n_probs"] == 5
+    for wrong in (-1, MAX_TOP_LOGPROBS + 1, 2.5):
+        with pytest.raises(ParameterError, match="top_logprobs"):
+            GenerationParams(top_logprobs=wrong)
+
+
+def test_candidates_are_read_from_the_engines_openai_style_logprobs() -> None:
+    content = [
+        {
+            "id": 7042,
+            "token": " Paris",
+            "logprob": -0.1,
+            "top_logprobs": [
+                {"id": 7042, "token": " Paris", "logprob": -0.1, "bytes": [32]},
+                {"id": 253, "token": " a", "logprob": -2.5, "bytes": [32, 97]},
+            ],
+        },
+        {"id": 30, "token": ".", "logprob": -0.2, "top_logprobs": None},
+    ]
+    assert top_choices_from_engine(content) == [
+        (TokenChoice(7042, " Paris", -0.1), TokenChoice(253, " a", -2.5)),
+        (),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,15 @@ import js
 from pyodide.ffi import JsException, create_proxy
 
 from ..errors import AbortedError, LocalWebAIError, ModelNotLoadedError, from_engine_error
-from ..generation import GenerationResult, OnText, StopReason, Timings, stop_reason_from_finish
+from ..generation import (
+    GenerationResult,
+    OnText,
+    StopReason,
+    Timings,
+    TopChoices,
+    stop_reason_from_finish,
+    top_choices_from_engine,
+)
 from ..params import GenerationParams, LoadParams
 from ..runner import EngineInfo
 from .jsinterop import error_fields, field, glue, to_js_object, to_py_dict
@@ -118,6 +126,7 @@ class WllamaEngine:
         chunks = 0
         finish: str | None = None
         timings: Timings | None = None
+        top: list[TopChoices] = []
 
         def on_data(chunk: Any) -> None:
             nonlocal chunks, first_token_ms, finish, timings
@@ -130,6 +139,9 @@ class WllamaEngine:
                     first_token_ms = js.performance.now() - started
                 pieces.append(piece)
                 on_text(piece)
+            logprobs = None if choice is None else field(choice, "logprobs")
+            if logprobs is not None and field(logprobs, "content") is not None:
+                top.extend(top_choices_from_engine(to_py_dict(logprobs)["content"]))
             if choice is not None and field(choice, "finish_reason"):
                 finish = str(choice.finish_reason)
             if field(chunk, "timings") is not None:
@@ -161,6 +173,7 @@ class WllamaEngine:
             timings=timings or Timings(),
             chunks=chunks,
             first_token_ms=first_token_ms,
+            top_logprobs=tuple(top),
         )
 
 

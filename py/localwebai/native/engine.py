@@ -9,14 +9,17 @@ reasons, timings and errors follow ``localwebai.browser.engine``.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import llama_cpp
+import numpy as np
 from llama_cpp import Llama, LlamaGrammar, StoppingCriteriaList
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -29,7 +32,15 @@ from ..errors import (
     ModelNotLoadedError,
     from_engine_error,
 )
-from ..generation import GenerationResult, OnText, StopReason, Timings, stop_reason_from_finish
+from ..generation import (
+    GenerationResult,
+    OnText,
+    StopReason,
+    Timings,
+    TokenChoice,
+    TopChoices,
+    stop_reason_from_finish,
+)
 from ..params import GenerationParams, LoadParams
 from ..runner import EngineInfo
 from .blobs import FileRegion
@@ -84,22 +95,45 @@ def sampling_options(params: GenerationParams) -> dict[str, Any]:
     return options
 
 
+def top_logprobs(logits: Any, k: int) -> list[tuple[int, float]]:
+    """The ``k`` likeliest token ids of one position and their log-probabilities (the log
+    softmax of its logits, in float64), likeliest first."""
+    values = np.asarray(logits, dtype=np.float64)
+    peak = float(values.max())
+    log_total = peak + math.log(float(np.exp(values - peak).sum()))
+    best = np.argpartition(values, -k)[-k:]
+    best = best[np.argsort(-values[best], kind="stable")]
+    return [(int(i), float(values[i]) - log_total) for i in best]
+
+
 @dataclass
 class _Watch:
-    """llama-cpp-python's stopping criterion, called once per sampled token: it counts the
-    tokens, times the prompt, and stops generation once ``cancelled()`` says so."""
+    """llama-cpp-python's stopping criterion, called once per sampled token (and once more at
+    the end, at the last token's position): it counts the tokens, times the prompt, notes the
+    ``top`` likeliest tokens of each position (where asked), and stops generation once
+    ``cancelled()`` says so.
+
+    The logits it is handed are not the ones sampled from (llama-cpp-python 0.3 keeps them
+    only with ``logits_all``), so ``last_logits()`` reads the context's own: those of the last
+    evaluated token, which the new token was sampled from."""
 
     cancelled: Callable[[], bool]
+    top: int = 0
+    last_logits: Callable[[], Any] | None = None
     started: float = field(default_factory=time.perf_counter)
     prompt: list[int] | None = None
     first_token_at: float | None = None
     longest: int = 0
+    choices: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
+    """Per position (the length of the sequence sampled after), its likeliest tokens."""
 
     def __call__(self, input_ids: Any, _logits: Any) -> bool:
         if self.prompt is None:
             self.prompt = [int(t) for t in input_ids]
             self.first_token_at = time.perf_counter()
         self.longest = max(self.longest, len(input_ids))
+        if self.top and self.last_logits is not None:
+            self.choices[len(input_ids)] = top_logprobs(self.last_logits(), self.top)
         return self.cancelled()
 
     @property
@@ -235,7 +269,11 @@ class LlamaCppEngine:
     ) -> GenerationResult:
         loop = asyncio.get_running_loop()
         stopping = threading.Event()
-        watch = _Watch(lambda: stopping.is_set() or bool(getattr(signal, "aborted", False)))
+        watch = _Watch(
+            lambda: stopping.is_set() or bool(getattr(signal, "aborted", False)),
+            params.top_logprobs,
+            partial(_last_logits, model.llama),
+        )
         grammar = _grammar(params.response_format.grammar)
         pieces: list[str] = []
         first_piece_ms: list[float] = []
@@ -285,7 +323,22 @@ class LlamaCppEngine:
             timings=timings,
             chunks=chunks,
             first_token_ms=first_piece_ms[0] if first_piece_ms else None,
+            top_logprobs=tuple(_top_choices(model.llama, step) for step in watch.choices.values()),
         )
+
+
+def _last_logits(llama: Llama) -> Any:
+    """The logits of the last token the context evaluated (a view of llama.cpp's buffer)."""
+    return np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(llama.n_vocab(),))
+
+
+def _top_choices(llama: Llama, step: list[tuple[int, float]]) -> TopChoices:
+    """One position's candidates with their text (an incomplete UTF-8 end dropped, as
+    llama.cpp's server does)."""
+    return tuple(
+        TokenChoice(token, llama.detokenize([token]).decode("utf-8", errors="ignore"), logprob)
+        for token, logprob in step
+    )
 
 
 def _token_text(llama: Llama, token: int) -> str:
