@@ -38,6 +38,7 @@ _MIN_ARRAY_SIZE: Final = 12  # element type + count
 _U32: Final = struct.Struct("<I")
 _U64: Final = struct.Struct("<Q")
 _HIGH_BITS: Final = 0x8080808080808080
+_ASCII_MAX: Final = 0x7F  # a length up to this has only ASCII bytes
 
 
 class GGUFArray:
@@ -308,30 +309,36 @@ class _ValueParser:
         return pos
 
     def _string_elements(self, start: int, count: int, base: int, what: str) -> int:
+        # The hot loop of a header (a vocabulary is 100k+ strings): one unpack, one add and one
+        # compare per element. A short buffer shows as struct.error; a length past the end,
+        # as the next element's prefix being short (or, for the last, after the loop). Lengths
+        # over 127 (rare) take the slow path: the limit, and a non-ASCII prefix byte for
+        # _check_utf8 (a length under 128 has none).
         buf = self.buf
-        end = self.end
         unpack = _U64.unpack_from
-        lenient = self.lenient
         max_length = self.limits.max_string_length
-        # Elements whose length prefix has a non-ASCII byte (length >= 128, rare): see _check_utf8.
+        slow = _ASCII_MAX if self.lenient else min(_ASCII_MAX, max_length)
         odd_prefixes = array("Q")
         pos = start
-        for i in range(count):
-            if pos + 8 > end:
-                raise _Short(pos + 8 + (count - i - 1) * _MIN_STRING_SIZE, what)
-            (n,) = unpack(buf, pos)
-            if n > max_length and not lenient:
-                raise LimitExceededError(
-                    f"The model file is corrupt or not supported: element {i} of {what} claims "
-                    f"a length of {n:,} bytes (the limit is {max_length:,}).",
-                    offset=base + pos,
-                )
-            if n & _HIGH_BITS:
-                odd_prefixes.append(pos)
-            pos += 8 + n
-            if pos > end:
-                raise _Short(pos + (count - i - 1) * _MIN_STRING_SIZE, what)
-        if not lenient:
+        i = 0
+        try:
+            for i in range(count):
+                (n,) = unpack(buf, pos)
+                if n > slow:
+                    if n > max_length and not self.lenient:
+                        raise LimitExceededError(
+                            f"The model file is corrupt or not supported: element {i} of {what} "
+                            f"claims a length of {n:,} bytes (the limit is {max_length:,}).",
+                            offset=base + pos,
+                        )
+                    if n & _HIGH_BITS:
+                        odd_prefixes.append(pos)
+                pos += 8 + n
+        except struct.error:
+            raise _Short(pos + 8 + (count - i - 1) * _MIN_STRING_SIZE, what) from None
+        if pos > self.end:
+            raise _Short(pos, what)
+        if not self.lenient:
             self._check_utf8(start, pos, odd_prefixes, base, what)
         return pos
 
