@@ -39,6 +39,13 @@ vanish (see the closing note of issue 4 for the measurement), small enough that 
 download repeats little and that hashing one chunk holds only 32 MiB in memory."""
 PARALLEL_FETCHES = 3
 """Chunks downloaded at once: enough to hide request latency without starving the page."""
+WHOLE_CHUNK_RATE = 64 * MiB
+"""Bytes per second from which a download fetches its chunks whole (``RemoteFile.fetch_chunk``'s
+``whole``): the browser stores a whole response's body itself, and the page never touches its
+bytes (1.7x the throughput on a local server), but the bytes of a response cut short are lost
+and progress moves a chunk at a time. So only a download whose first chunk streamed at least
+this fast goes whole (a chunk then takes at most half a second), and its first cut goes back
+to streaming, which keeps every byte that arrives."""
 STALLED_ATTEMPTS = 7
 """Tries in a row that bring no byte before a download gives up. Any byte that arrives starts
 the count again, so a connection that drops every few MB still completes."""
@@ -162,9 +169,13 @@ class RemoteFile(Protocol):
         signal: Any,
         on_bytes: Callable[[int], None],
         algorithm: str,
+        whole: bool = False,
     ) -> FetchedChunk:
         """Bytes ``[start, end)`` by a Range request, with their ``algorithm`` digest;
-        :class:`RangeUnsupported` on a 200."""
+        :class:`RangeUnsupported` on a 200. Streamed, with ``on_bytes`` as they arrive and
+        :class:`TransferCut` keeping them when the transfer breaks; or, ``whole``, the body
+        taken in one piece where that is cheaper (see :data:`WHOLE_CHUNK_RATE`), reported
+        once, and lost when cut (a ``TransferCut`` with an empty part)."""
         ...
 
     async def stream_chunks(
@@ -461,6 +472,22 @@ class _Meter:
         self.on_progress(LoadProgress(LoadStage.WAITING_FOR_NETWORK, self.done, self.total))
 
 
+@dataclass
+class _Transport:
+    """How one download fetches its chunks: whole (see :data:`WHOLE_CHUNK_RATE`) or streamed."""
+
+    whole: bool = False
+    cut: bool = False
+    """A transfer of this download broke off: it streams from then on."""
+
+    def first_chunk_took(self, received: int, seconds: float) -> None:
+        """The first chunk brought ``received`` bytes in ``seconds``: go whole if fast enough."""
+        self.whole = not self.cut and received >= WHOLE_CHUNK_RATE * max(seconds, 1e-9)
+
+    def broke(self) -> None:
+        self.whole, self.cut = False, True
+
+
 class ModelCache:
     """The cache's operations, over a store, the network and blob operations."""
 
@@ -591,12 +618,16 @@ class ModelCache:
         queue = list(record.missing)
         if not queue:
             return
-        # The first chunk alone: it learns the validators (and whether Range works at all).
-        await self._fetch_one(record, queue.pop(0), signal, meter)
+        # The first chunk alone, streamed: it learns the validators, whether Range works at
+        # all, and how fast the network is.
+        transport = _Transport()
+        started, before = self.clock(), meter.received
+        await self._fetch_one(record, queue.pop(0), signal, meter, transport)
+        transport.first_chunk_took(meter.received - before, self.clock() - started)
 
         async def worker() -> None:
             while queue:
-                await self._fetch_one(record, queue.pop(0), signal, meter)
+                await self._fetch_one(record, queue.pop(0), signal, meter, transport)
 
         workers = [asyncio.ensure_future(worker()) for _ in range(self.parallel)]
         try:
@@ -606,7 +637,7 @@ class ModelCache:
                 task.cancel()
 
     async def _fetch_one(
-        self, record: ModelRecord, chunk: Chunk, signal: Any, meter: _Meter
+        self, record: ModelRecord, chunk: Chunk, signal: Any, meter: _Meter, transport: _Transport
     ) -> None:
         """Fetch one chunk, continuing from the last byte received whenever a transfer breaks
         off, and store it whole. Its first part survives Cancel and a failure (see
@@ -614,7 +645,7 @@ class ModelCache:
         parts = await self._stored_part(record, chunk)
         stored = sum(self.blobs.size(part) for part in parts)
         try:
-            digest = await self._fetch_rest(record, chunk, parts, stored, signal, meter)
+            digest = await self._fetch_rest(record, chunk, parts, stored, signal, meter, transport)
         except (AbortedError, NetworkError, asyncio.CancelledError):
             await self._keep_part(record, chunk, parts, stored)
             raise
@@ -631,6 +662,7 @@ class ModelCache:
         have: int,
         signal: Any,
         meter: _Meter,
+        transport: _Transport,
     ) -> str | None:
         """Fetch ``chunk`` from byte ``have`` on, appending to ``parts`` as bytes arrive; the
         server's digest of the chunk when it came in one piece, else ``None``."""
@@ -640,7 +672,13 @@ class ModelCache:
         while have < chunk.size:
             fetch = asyncio.ensure_future(
                 self.remote.fetch_chunk(
-                    url, chunk.start + have, chunk.end, signal, meter.add, self.chunk_digest
+                    url,
+                    chunk.start + have,
+                    chunk.end,
+                    signal,
+                    meter.add,
+                    self.chunk_digest,
+                    whole=transport.whole,
                 )
             )
             try:
@@ -649,6 +687,8 @@ class ModelCache:
                 await self._collect_cut(fetch, signal, parts)
                 raise
             except TransferCut as cut:
+                lost = transport.whole  # bytes came, but a whole response keeps none of them
+                transport.broke()
                 if cut.remote is not None:
                     self._check_source(record, cut.remote)
                 got = self.blobs.size(cut.partial)
@@ -657,8 +697,9 @@ class ModelCache:
                     have += got
                 if cut.aborted or getattr(signal, "aborted", False):
                     raise AbortedError("Download cancelled.") from None
-                stalled = 0 if got else stalled + 1
+                stalled = 0 if got or lost else stalled + 1
             except NetworkError:
+                transport.broke()
                 if getattr(signal, "aborted", False):
                     raise AbortedError("Download cancelled.") from None
                 stalled += 1

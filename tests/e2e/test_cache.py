@@ -182,6 +182,38 @@ def test_model_loads_from_the_cache_with_its_url_blocked(app_page: Page, app_ser
     assert "last used" in cached_rows(app_page)[0]["text"]
 
 
+FETCH_CHUNK = """async ([url, start, end, whole]) => {
+    const { fetchChunk } = await import("/js/http.js");
+    const reports = [];
+    const r = await fetchChunk(url, start, end, {
+        algorithm: "xxh3", whole, onBytes: (n) => reports.push(n) });
+    return { cut: r.cut, size: r.blob.size, digest: r.digest ?? null, reports };
+}"""
+
+
+def test_a_chunk_fetched_whole_is_the_browsers_blob_and_lost_when_cut(app_page: Page, app_server):
+    # the two ways of web/js/http.js's fetchChunk (the core picks: cache.WHOLE_CHUNK_RATE)
+    data = (app_server.models_dir / SMOLLM2).read_bytes()
+    start, end = CHUNK_SIZE, 2 * CHUNK_SIZE
+    url = f"/models/{SMOLLM2}"
+    whole = app_page.evaluate(FETCH_CHUNK, [url, start, end, True])
+    assert whole == {
+        "cut": False,
+        "size": CHUNK_SIZE,
+        "digest": xxhash.xxh3_64_hexdigest(data[start:end]),
+        "reports": [CHUNK_SIZE],  # once, at the end
+    }
+    streamed = app_page.evaluate(FETCH_CHUNK, [url, start, end, False])
+    assert streamed["digest"] == whole["digest"] and len(streamed["reports"]) > 1
+    # cut after 5 MB: a whole response keeps nothing, a streamed one what the page read
+    dropping = f"{DROPPING_PREFIX}models/{SMOLLM2}"
+    lost = app_page.evaluate(FETCH_CHUNK, [dropping, start, end, True])
+    assert lost == {"cut": True, "size": 0, "digest": None, "reports": []}
+    kept = app_page.evaluate(FETCH_CHUNK, [dropping, start, end, False])
+    assert kept["cut"] and 0 < kept["size"] <= DROP_EVERY_BYTES
+    assert sum(kept["reports"]) == kept["size"]
+
+
 def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(
     resting_app_page: Page, app_server
 ):

@@ -159,6 +159,8 @@ class MemoryRemoteFile:
         self.ranges = ranges
         self.piece = piece
         self.requests: list[tuple[int, int]] = []
+        self.whole_requests: list[tuple[int, int]] = []
+        """The requests whose body was taken whole (``fetch_chunk``'s ``whole``)."""
         self.streams = 0
         self.bytes_sent = 0
         self.drop_every: int | None = None
@@ -231,14 +233,24 @@ class MemoryRemoteFile:
         signal: Any,
         on_bytes: Callable[[int], None],
         algorithm: str,
+        whole: bool = False,
     ) -> FetchedChunk:
         check_abort(signal)
         self._check_url(url)
         self.requests.append((start, end))
+        if whole:
+            self.whole_requests.append((start, end))
         if not self.ranges:
             raise RangeUnsupported(url)
         body, info = self.data[start:end], self.info
-        await self._send(start, body, signal, on_bytes, info)
+        if not whole:
+            await self._send(start, body, signal, on_bytes, info)
+            return FetchedChunk(body, chunk_digest(body, algorithm), info)
+        try:  # as a browser's Response.blob(): all or nothing, reported once
+            await self._send(start, body, signal, lambda _n: None, info)
+        except TransferCut as cut:
+            raise TransferCut(str(cut), b"", info, cut.aborted) from None
+        on_bytes(len(body))
         return FetchedChunk(body, chunk_digest(body, algorithm), info)
 
     async def stream_chunks(

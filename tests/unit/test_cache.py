@@ -334,6 +334,58 @@ def test_a_connection_that_drops_every_few_bytes_still_completes() -> None:
     assert len(h.remote.requests) == sum(-(-c.size // 1000) for c in plan_chunks(len(data), CS))
 
 
+def test_a_slow_first_chunk_keeps_the_download_streaming() -> None:
+    data = file_bytes(5 * CS)
+    h = Harness(data)  # 1 KiB/s, far under WHOLE_CHUNK_RATE
+    run(h.download())
+    h.assert_complete(data)
+    assert h.remote.whole_requests == []
+
+
+def test_a_fast_first_chunk_fetches_the_rest_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "WHOLE_CHUNK_RATE", 500)  # the fake's 1 KiB/s is "fast"
+    data = file_bytes(5 * CS + 99)
+    h = Harness(data)
+    run(h.download())
+    h.assert_complete(data)
+    chunks = plan_chunks(len(data), CS)
+    assert h.remote.requests[0] == (0, CS)  # streamed: it measures the network
+    assert sorted(h.remote.whole_requests) == [(c.start, c.end) for c in chunks[1:]]
+    assert h.remote.bytes_sent == len(data)
+    done = [p.done for p in h.progress]
+    assert done == sorted(done) and done[-1] == len(data)
+
+
+def test_a_cut_whole_chunk_is_fetched_again_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "WHOLE_CHUNK_RATE", 500)
+    data = file_bytes(6 * CS)
+    h = Harness(data, parallel=1)
+    h.remote.drop_connection(at=2 * CS + 1000, times=1)  # chunk 2, fetched whole, breaks
+    run(h.download())
+    h.assert_complete(data)
+    # chunk 1 went whole; chunk 2's first 1000 bytes were lost with its whole response, and
+    # from then on every chunk streams, keeping each byte that arrives
+    assert h.remote.whole_requests == [(CS, 2 * CS), (2 * CS, 3 * CS)]
+    assert h.remote.requests[3:] == [
+        (2 * CS, 3 * CS),
+        (3 * CS, 4 * CS),
+        (4 * CS, 5 * CS),
+        (5 * CS, 6 * CS),
+    ]
+    assert h.remote.bytes_sent == len(data) + 1000
+
+
+def test_a_first_chunk_that_was_cut_never_goes_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "WHOLE_CHUNK_RATE", 500)
+    data = file_bytes(4 * CS)
+    h = Harness(data)
+    h.remote.drop_connection(at=1000, times=1)
+    run(h.download())
+    h.assert_complete(data)
+    assert h.remote.whole_requests == []
+    assert h.remote.bytes_sent == len(data)
+
+
 def test_progress_rate_is_never_negative_after_a_retry() -> None:
     data = file_bytes(3 * CS)
     h = Harness(data)

@@ -113,9 +113,11 @@ export async function fetchRange(url, start, end, { signal } = {}) {
  * bytes that arrived, so the caller asks only for the rest; {ok: true, ranged: false, remote}
  * when the server ignored Range (the body is not read); or {ok: false, status, statusText}.
  * Rejects when no response came (network failure, abort). `onBytes(n)` reports bytes as they
- * arrive.
+ * arrive. With `whole`, the body becomes a Blob inside the browser (`Response.blob()`: its bytes
+ * never reach this page, which is cheaper) and is hashed afterwards; `onBytes` then reports
+ * once, and a cut keeps nothing (py/localwebai/cache.py's WHOLE_CHUNK_RATE decides).
  */
-export async function fetchChunk(url, start, end, { signal, onBytes, algorithm } = {}) {
+export async function fetchChunk(url, start, end, { signal, onBytes, algorithm, whole } = {}) {
   const headers = { Range: `bytes=${start}-${end - 1}` };
   const response = await fetch(url, { signal, headers, cache: "no-store" });
   if (!response.ok) return httpFailure(response);
@@ -124,6 +126,7 @@ export async function fetchChunk(url, start, end, { signal, onBytes, algorithm }
     await response.body?.cancel();
     return { ok: true, ranged: false, remote };
   }
+  if (whole) return wholeChunk(response, remote, { signal, onBytes, algorithm });
   // One buffer of the chunk's size: hashed as it is, then wrapped in a Blob (no extra copies).
   const progress = throttled(onBytes);
   const bytes = new Uint8Array(end - start);
@@ -155,6 +158,20 @@ export async function fetchChunk(url, start, end, { signal, onBytes, algorithm }
   }
   const digest = await digestHex(view, algorithm);
   return { ok: true, ranged: true, cut: false, blob, digest, remote };
+}
+
+/** fetchChunk's `whole` way: the body as a Blob made by the browser, then hashed. */
+async function wholeChunk(response, remote, { signal, onBytes, algorithm }) {
+  let blob;
+  try {
+    blob = await response.blob();
+  } catch (failure) {
+    const aborted = failure?.name === "AbortError" || Boolean(signal?.aborted);
+    const message = String(failure?.message || failure);
+    return { ok: true, ranged: true, cut: true, aborted, message, blob: new Blob([]), remote };
+  }
+  onBytes?.(blob.size);
+  return { ok: true, ranged: true, cut: false, blob, digest: await digestBlob(blob, algorithm), remote };
 }
 
 /**

@@ -99,12 +99,14 @@ class FetchRemote(RemoteFile):
         signal: Any,
         on_bytes: Callable[[int], None],
         algorithm: str,
+        whole: bool = False,
     ) -> FetchedChunk:
         progress = create_proxy(lambda n: on_bytes(int(n)))
         options = js.Object.new()
         options.signal = signal
         options.onBytes = progress
         options.algorithm = algorithm
+        options.whole = whole
         try:
             result = await checked_fetch(glue.fetchChunk(url, start, end, options), url, signal)
         finally:

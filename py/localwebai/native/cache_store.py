@@ -186,7 +186,10 @@ class HttpRemote(RemoteFile):
         signal: Any,
         on_bytes: Callable[[int], None],
         algorithm: str,
+        whole: bool = False,
     ) -> FetchedChunk:
+        # ``whole`` changes nothing here: the body is written straight into the file as it
+        # arrives either way, so every byte is kept
         check_digest(algorithm)
         response = await open_url(url, {"Range": f"bytes={start}-{end - 1}"})
         with response:
