@@ -7,7 +7,6 @@ median over repetitions, ratios and the text table are computed the same way eve
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -80,8 +79,14 @@ async def measure(runner: Completer, runs: int, on_status: Callable[[str], None]
     return timings
 
 
+# statistics is imported where it is used: with the fractions and decimal modules it pulls in,
+# it took 130 ms of the page's start in Pyodide, for a panel opened later if at all.
+
+
 def median(values: Iterable[float]) -> float:
     """Median of one or more values."""
+    import statistics
+
     items = list(values)
     if not items:
         raise ValueError("median of no values")
@@ -90,6 +95,8 @@ def median(values: Iterable[float]) -> float:
 
 def spread(values: Sequence[float]) -> float:
     """Sample standard deviation (0 for a single value), llama-bench's ``±``."""
+    import statistics
+
     return float(statistics.stdev(values)) if len(values) > 1 else 0.0
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -277,6 +276,8 @@ def _wall_clock_ms() -> int:
 
 
 def _new_id() -> str:
+    import uuid  # here, not at the top: 15 ms of the page's start in Pyodide
+
     return uuid.uuid4().hex
 
 
