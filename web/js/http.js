@@ -151,13 +151,16 @@ export async function fetchChunk(url, start, end, { signal, onBytes, algorithm, 
   progress.flush();
   const view = bytes.subarray(0, have);
   const blob = new Blob([view]);
-  if (failure) {
-    const aborted = failure?.name === "AbortError" || Boolean(signal?.aborted);
-    const message = String(failure?.message || failure);
-    return { ok: true, ranged: true, cut: true, aborted, message, blob, remote };
-  }
+  if (failure) return cutChunk(failure, signal, blob, remote);
   const digest = await digestHex(view, algorithm);
   return { ok: true, ranged: true, cut: false, blob, digest, remote };
+}
+
+/** fetchChunk's answer for a transfer that broke off after `blob` (Cancel: `aborted`). */
+function cutChunk(failure, signal, blob, remote) {
+  const aborted = failure?.name === "AbortError" || Boolean(signal?.aborted);
+  const message = String(failure?.message || failure);
+  return { ok: true, ranged: true, cut: true, aborted, message, blob, remote };
 }
 
 /** fetchChunk's `whole` way: the body as a Blob made by the browser, then hashed. */
@@ -166,9 +169,7 @@ async function wholeChunk(response, remote, { signal, onBytes, algorithm }) {
   try {
     blob = await response.blob();
   } catch (failure) {
-    const aborted = failure?.name === "AbortError" || Boolean(signal?.aborted);
-    const message = String(failure?.message || failure);
-    return { ok: true, ranged: true, cut: true, aborted, message, blob: new Blob([]), remote };
+    return cutChunk(failure, signal, new Blob([]), remote);
   }
   onBytes?.(blob.size);
   return { ok: true, ranged: true, cut: false, blob, digest: await digestBlob(blob, algorithm), remote };
