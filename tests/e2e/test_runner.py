@@ -100,6 +100,16 @@ def test_first_token_logprobs_match_native_on_every_build(harness: Page):
     assert [step["build"] for step in seen.values()] == ["simd-relaxed", *builds[1:]]
 
 
+def test_replies_whose_bytes_are_not_utf8_complete_on_our_builds(harness: Page):
+    # wllama 3.8.1 threw on such a reply ("Invalid typed array length: 1163217991"); our builds
+    # send it as llama.cpp's server does (scripts/wasm_patches/wllama.patch). wllama's own builds
+    # (compat, default) keep the bug.
+    builds = [None, "simd", "simd64-relaxed", "simd64", "simd-asyncify"]
+    seen = run_case(harness, "broken_utf8_replies_complete", builds)
+    assert [step["build"] for step in seen.values()] == ["simd-relaxed", *builds[1:]]
+    assert all(step["replaced"] > 0 for step in seen.values()), seen  # the case did arise
+
+
 def test_abort_mid_generation_then_generate_again(harness: Page):
     assert run_case(harness, "abort_then_generate_again")["stop"] == "aborted"
 

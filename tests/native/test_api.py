@@ -74,6 +74,10 @@ def test_first_token_logprobs_are_the_references(tmp_path: Path) -> None:
     assert seen["chosen"]["build"] == "native"
 
 
+def test_replies_whose_bytes_are_not_utf8_complete(tmp_path: Path) -> None:
+    run_case(api_cases.broken_utf8_replies_complete, tmp_path, [None])
+
+
 def test_abort_mid_generation_then_generate_again(tmp_path: Path) -> None:
     run_case(api_cases.abort_then_generate_again, tmp_path)
 

@@ -135,6 +135,37 @@ async def first_token_logprobs(
     return seen
 
 
+HOT_SEEDS = range(1, 25)
+"""Seeds of ``broken_utf8_replies_complete``: sampling the tiny model at temperature 2, about
+one reply in four picks a byte token (SentencePiece's <0xAB>) that the next token does not
+continue, so its text is not valid UTF-8 (seeds 3, 4 and 8 on wllama's build)."""
+
+
+async def broken_utf8_replies_complete(
+    runner: LlamaRunner, locate: Locate, builds: list[str | None]
+) -> dict[str, Any]:
+    """Replies whose sampled bytes are not valid UTF-8 complete like any other, on each of
+    ``builds``; returns, per build, how many of them showed U+FFFD for such bytes."""
+    seen: dict[str, Any] = {}
+    for build in builds:
+        await load(runner, locate, TINY, n_ctx=256, build=build)
+        stops, replaced = set(), 0
+        for seed in HOT_SEEDS:
+            params = GenerationParams(max_tokens=64, temperature=2.0, top_k=0, top_p=1.0, seed=seed)
+            result = await runner.generate("Once upon a time", params)
+            stops.add(result.stop_reason.value)
+            replaced += "\ufffd" in result.text
+        info = runner.engine_info
+        seen[build or "chosen"] = {
+            "build": info.build if info else None,
+            "stops": sorted(stops),
+            "replaced": replaced,
+        }
+    for build, step in seen.items():
+        assert step["stops"] == ["length"], (build, step)
+    return seen
+
+
 async def abort_then_generate_again(runner: LlamaRunner, locate: Locate) -> dict[str, Any]:
     """``abort()`` mid-reply ends it as "aborted"; the model stays usable."""
     await load(runner, locate, TINY)
