@@ -29,8 +29,8 @@ ratios, and with ``--out`` into a JSON file.
 
 Before the rotation, once: our relaxed-SIMD ``vec_dot`` kernels, single-row and as the 4- and
 8-column tiles prompts use, against ggml's SIMD128 and scalar ones, ns per 256 weights on a
-64 x 4096 matrix (``wasm/kernels/kernel-check.js``, best of 5, in the same Chromium), as a
-table of their own.
+64 x 4096 matrix (``wasm/kernels/kernel-check.js``, best of 5, in the same Chromium), in the
+instruction mix this browser's probe picked and in the other, as a table of their own.
 
 ``--builds simd,simd64`` adds, in the same rotation, the bare page forced (``?engine=``) on each
 of those wasm builds, and a table of their speeds against the first one named.
@@ -603,27 +603,35 @@ def builds_table(summaries: list[Summary], thread_counts: list[int], builds: lis
 
 def kernels_table(rows: list[dict[str, Any]]) -> str:
     """ns per 256 weights of each quant type's vec_dot: ggml's scalar and SIMD128, ours, and
-    ours as the 4- and 8-column tiles prompts use (per column)."""
+    ours as the 4- and 8-column tiles prompts use (per column), in the instruction mix the
+    engine's probe picked; and the tile of 8 in the other mix."""
+    mix = rows[0]["mix"] if rows else ""
+    other = rows[0]["other_mix"]["mix"] if rows else ""
     header = [
-        "vec_dot ns/256",
+        f"vec_dot ns/256 ({mix})",
         "scalar",
         "SIMD128",
         "relaxed",
         "tile of 4",
         "tile of 8",
+        f"tile of 8, {other}",
         "relaxed/SIMD128 speed",
         "tile of 8/relaxed speed",
+        f"{mix}/{other} speed, tile of 8",
     ]
     kinds = ("generic", "simd128", "relaxed", "tile4", "tile8")
     table = []
     for row in rows:
         ns = row["ns_per_256"]
+        other_tile8 = row["other_mix"]["tile8"]
         table.append(
             [
                 row["kernel"],
                 *(format_number(ns[kind]) for kind in kinds),
+                format_number(other_tile8),
                 format_ratio(ratio(ns["simd128"], ns["relaxed"])),
                 format_ratio(ratio(ns["relaxed"], ns["tile8"])),
+                format_ratio(ratio(other_tile8, ns["tile8"])),
             ]
         )
     return format_table(header, table)

@@ -6,9 +6,13 @@
 //
 //     kernel-check.js check   one JSON line per kernel: cases, mismatches, the worst, and the
 //                             same for the tiles (each case's activations as column 0 of 4
-//                             and of 8, the other columns random)
+//                             and of 8, the other columns random); every case runs in both
+//                             instruction mixes (quants-relaxed.c: quads and pairs), each
+//                             checked, and mix_differences counts results that are not the
+//                             same float in both
 //     kernel-check.js bench   ns per 256 weights for generic, simd128, relaxed and each tile
-//                             (per column)
+//                             (per column) in the mix this engine was probed for, and the
+//                             relaxed kernel and tiles in the other mix
 //
 // Cases per kernel, in rows of 1, 9 and 64 blocks: random blocks, and edge blocks (every quant at its largest and smallest,
 // activations at -128 and 127, scales at their extremes). With unit scales every kernel sums
@@ -68,6 +72,16 @@ static const kernel KERNELS[] = {
     {"q6_K", GGML_TYPE_Q6_K, sizeof(block_q6_K), QK_K, Q8_K, ggml_vec_dot_q6_K_q8_K, ggml_vec_dot_q6_K_q8_K_simd128, ggml_vec_dot_q6_K_q8_K_generic, DEQUANTIZE(q6_K), 0},
 };
 #define N_KERNELS (sizeof(KERNELS) / sizeof(KERNELS[0]))
+
+extern int ggml_wasm_dot_pairs;  // quants-relaxed.c: 1 pairs, 0 quads, -1 not probed yet
+static const char * const MIXES[2] = {"quads", "pairs"};
+
+// The mix quants-relaxed.c's probe picks on this engine (probed by a first kernel call).
+static int probed_mix(void) {
+    ggml_wasm_dot_pairs = -1;
+    ggml_wasm_vec_dot_cols(GGML_TYPE_Q4_0, 4);
+    return ggml_wasm_dot_pairs;
+}
 
 static uint32_t rng_state = 0x9E3779B9u;
 
@@ -217,9 +231,11 @@ static const int TILE_WIDTHS[] = {4, 8};
 
 static void check(void) {
     static const int row_blocks[] = {1, 9, 64};  // odd counts too: kernels that pair blocks
+    const int probed = probed_mix();
     for (size_t ki = 0; ki < N_KERNELS; ++ki) {
         const kernel * k = &KERNELS[ki];
         int cases = 0, mismatches = 0, exact_cases = 0, tile_cases = 0, tile_mismatches = 0, tile_exact = 0;
+        int mix_differences = 0;
         double worst = 0.0, tile_worst = 0.0;
         for (size_t li = 0; li < sizeof(row_blocks) / sizeof(row_blocks[0]); ++li) {
             const int n = row_blocks[li] * k->block_elements;
@@ -233,32 +249,39 @@ static void check(void) {
                             make_weights(k, x, n / k->block_elements, (enum fill) wf, unit);
                             make_activations(k, y, n, (enum fill) af, unit);
                             for (int c = 1; c < TILE_COLUMNS; ++c) make_activations(k, y + c * y_bytes, n, RANDOM, unit);
-                            float relaxed = 0, reference[TILE_COLUMNS] = {0}, tiled[TILE_COLUMNS * 2] = {0};
-                            k->relaxed(n, &relaxed, 0, x, 0, y, 0, 1);
+                            float reference[TILE_COLUMNS] = {0}, relaxed[2] = {0}, tiled[2][N_TILES][TILE_COLUMNS * 2] = {{{0}}};
                             for (int c = 0; c < TILE_COLUMNS; ++c) k->generic(n, &reference[c], 0, x, 0, y + c * y_bytes, 0, 1);
                             ++cases;
-                            if (!agrees(k, x, y, n, unit, relaxed, reference[0], &exact_cases, &worst)) {
-                                if (mismatches < 3) {
-                                    fprintf(stderr, "%s n=%d unit=%d weights=%d activations=%d: relaxed %.9g, generic %.9g\n",
-                                            k->name, n, unit, wf, af, relaxed, reference[0]);
+                            for (int mix = 0; mix < 2; ++mix) {  // exact_cases: counted once, in the probed mix
+                                int exact_counted = 0;
+                                ggml_wasm_dot_pairs = mix;
+                                k->relaxed(n, &relaxed[mix], 0, x, 0, y, 0, 1);
+                                if (!agrees(k, x, y, n, unit, relaxed[mix], reference[0], mix == probed ? &exact_cases : &exact_counted, &worst)) {
+                                    if (mismatches < 3) {
+                                        fprintf(stderr, "%s (%s) n=%d unit=%d weights=%d activations=%d: relaxed %.9g, generic %.9g\n",
+                                                k->name, MIXES[mix], n, unit, wf, af, relaxed[mix], reference[0]);
+                                    }
+                                    ++mismatches;
                                 }
-                                ++mismatches;
-                            }
-                            for (int t = 0; t < N_TILES; ++t) {  // results 2 floats apart: bs is honoured
-                                const int width = TILE_WIDTHS[t];
-                                ggml_wasm_vec_dot_cols(k->type, width)(n, tiled, 2, x, y, y_bytes);
-                                for (int c = 0; c < width; ++c) {
-                                    ++tile_cases;
-                                    const uint8_t * yc = y + c * y_bytes;
-                                    if (!agrees(k, x, yc, n, unit, tiled[2 * c], reference[c], &tile_exact, &tile_worst)) {
-                                        if (tile_mismatches < 3) {
-                                            fprintf(stderr, "%s tile of %d, column %d n=%d unit=%d weights=%d activations=%d: tile %.9g, generic %.9g\n",
-                                                    k->name, width, c, n, unit, wf, af, tiled[2 * c], reference[c]);
+                                for (int t = 0; t < N_TILES; ++t) {  // results 2 floats apart: bs is honoured
+                                    const int width = TILE_WIDTHS[t];
+                                    ggml_wasm_vec_dot_cols(k->type, width)(n, tiled[mix][t], 2, x, y, y_bytes);
+                                    for (int c = 0; c < width; ++c) {
+                                        const uint8_t * yc = y + c * y_bytes;
+                                        tile_cases += mix == probed;
+                                        if (!agrees(k, x, yc, n, unit, tiled[mix][t][2 * c], reference[c], mix == probed ? &tile_exact : &exact_counted, &tile_worst)) {
+                                            if (tile_mismatches < 3) {
+                                                fprintf(stderr, "%s (%s) tile of %d, column %d n=%d unit=%d weights=%d activations=%d: tile %.9g, generic %.9g\n",
+                                                        k->name, MIXES[mix], width, c, n, unit, wf, af, tiled[mix][t][2 * c], reference[c]);
+                                            }
+                                            ++tile_mismatches;
                                         }
-                                        ++tile_mismatches;
                                     }
                                 }
                             }
+                            mix_differences += memcmp(&relaxed[0], &relaxed[1], sizeof(float)) != 0;
+                            mix_differences += memcmp(tiled[0], tiled[1], sizeof(tiled[0])) != 0;
+                            ggml_wasm_dot_pairs = probed;
                         }
                     }
                 }
@@ -267,8 +290,10 @@ static void check(void) {
             free(y);
         }
         printf("{\"kernel\": \"%s\", \"cases\": %d, \"exact_cases\": %d, \"mismatches\": %d, \"worst_relative\": %.3g, "
-               "\"tile_cases\": %d, \"tile_exact_cases\": %d, \"tile_mismatches\": %d, \"tile_worst_relative\": %.3g}\n",
-               k->name, cases, exact_cases, mismatches, worst, tile_cases, tile_exact, tile_mismatches, tile_worst);
+               "\"tile_cases\": %d, \"tile_exact_cases\": %d, \"tile_mismatches\": %d, \"tile_worst_relative\": %.3g, "
+               "\"mix\": \"%s\", \"mix_differences\": %d}\n",
+               k->name, cases, exact_cases, mismatches, worst, tile_cases, tile_exact, tile_mismatches, tile_worst,
+               MIXES[probed], mix_differences);
     }
 }
 
@@ -299,6 +324,9 @@ static double time_tile(ggml_vec_dot_cols_t tile, int width, int n, const void *
 
 static void bench(void) {
     const int n = 4096, rows = 64, reps = 400;  // a 64×4096 weight matrix (144 KB-272 KB)
+    const int probed = probed_mix();
+    // generic, simd128, then relaxed, tile of 4 and tile of 8 in the probed mix and in the other
+    enum { N_TIMINGS = 2 + 2 * (1 + N_TILES) };
     for (size_t ki = 0; ki < N_KERNELS; ++ki) {
         const kernel * k = &KERNELS[ki];
         const size_t row_bytes = n / k->block_elements * k->block_bytes;
@@ -307,21 +335,26 @@ static void bench(void) {
         uint8_t * y = malloc(TILE_COLUMNS * y_bytes);
         make_weights(k, x, n / k->block_elements * rows, RANDOM, 0);
         for (int c = 0; c < TILE_COLUMNS; ++c) make_activations(k, y + c * y_bytes, n, RANDOM, 0);
-        double ns[3 + N_TILES] = {1e30, 1e30, 1e30, 1e30, 1e30};
-        const vec_dot_fn fns[3] = {k->generic, k->simd128, k->relaxed};
+        double ns[N_TIMINGS];
+        for (int f = 0; f < N_TIMINGS; ++f) ns[f] = 1e30;
         for (int round = 0; round < 5; ++round) {  // best of 5, interleaved
-            for (int f = 0; f < 3 + N_TILES; ++f) {
-                const int width = f < 3 ? 1 : TILE_WIDTHS[f - 3];
+            for (int f = 0; f < N_TIMINGS; ++f) {
+                const int relaxed = f >= 2, kind = relaxed ? (f - 2) % (1 + N_TILES) : 0;  // 0: one row
+                const int width = kind == 0 ? 1 : TILE_WIDTHS[kind - 1];
+                ggml_wasm_dot_pairs = f < 2 + 1 + N_TILES ? probed : !probed;
+                const vec_dot_fn fn = f == 0 ? k->generic : f == 1 ? k->simd128 : k->relaxed;
                 double total = 0;
                 for (int row = 0; row < rows; ++row) {
-                    total += f < 3 ? time_kernel(fns[f], n, x + row * row_bytes, y, reps)
-                                   : time_tile(ggml_wasm_vec_dot_cols(k->type, width), width, n, x + row * row_bytes, y, y_bytes, reps / width);
+                    total += width == 1 ? time_kernel(fn, n, x + row * row_bytes, y, reps)
+                                        : time_tile(ggml_wasm_vec_dot_cols(k->type, width), width, n, x + row * row_bytes, y, y_bytes, reps / width);
                 }
                 if (total / rows < ns[f]) ns[f] = total / rows;
             }
         }
-        printf("{\"kernel\": \"%s\", \"ns_per_256\": {\"generic\": %.1f, \"simd128\": %.1f, \"relaxed\": %.1f, \"tile4\": %.1f, \"tile8\": %.1f}}\n",
-               k->name, ns[0], ns[1], ns[2], ns[3], ns[4]);
+        ggml_wasm_dot_pairs = probed;
+        printf("{\"kernel\": \"%s\", \"mix\": \"%s\", \"ns_per_256\": {\"generic\": %.1f, \"simd128\": %.1f, \"relaxed\": %.1f, \"tile4\": %.1f, \"tile8\": %.1f}, "
+               "\"other_mix\": {\"mix\": \"%s\", \"relaxed\": %.1f, \"tile4\": %.1f, \"tile8\": %.1f}}\n",
+               k->name, MIXES[probed], ns[0], ns[1], ns[2], ns[3], ns[4], MIXES[!probed], ns[5], ns[6], ns[7]);
         free(x);
         free(y);
     }
