@@ -683,7 +683,7 @@ def other_table(summaries: list[Summary], all_cores: int, model_mb: float) -> st
             get(APP, f"added_anon_{phase}_mb", all_cores),
             model_mb,
             "model file",
-            "<= 1.20x" if phase == "load" else "",
+            "<= 1.50x" if phase == "load" else "",
         )
     add(
         "node-llama-cpp peak RSS (all cores), MB",
