@@ -2,7 +2,8 @@
 in real Chromium: wasm/kernels/kernel-check.js, linked by scripts/build_wasm.py from the
 simd-relaxed build's own ggml libraries, runs every kernel on random and edge-value blocks, both
 the single-row kernel and the 4- and 8-column tiles that prompts use, in both instruction mixes
-(quads: the i32x4 relaxed dot; pairs: the i16x8 one, for engines without a dot instruction).
+(quads: the i32x4 relaxed dot; pairs: the i16x8 one, for engines without a dot instruction);
+and the F16 conversions every wasm build's ggml uses.
 
 Chromium, not node: node 20's V8 (11.3, relaxed SIMD behind a flag) computes the relaxed dot
 wrongly in its baseline compiler (Liftoff: twice the products, the accumulator dropped), so a
@@ -49,3 +50,18 @@ def test_the_timing_mode_times_each_kernel_in_both_mixes(page: Page, app_server:
         other = row["other_mix"]
         assert {row["mix"], other["mix"]} == {"quads", "pairs"}
         assert all(other[kind] > 0 for kind in ("relaxed", "tile4", "tile8"))
+
+
+def test_f16_conversions_equal_ggmls_scalar_ones(page: Page, app_server: serve.AppServer):
+    """The F16 vectors of every wasm build (llama.cpp.patch: the KV cache's attention, F16
+    weights) convert in SIMD128 with ggml's own algorithm: the same bits as its scalar code."""
+    with guarded(page):
+        (row,) = run_kernel_check(page, app_server.url, "f16")
+    assert row["conversion"] == "f16"
+    assert row["halves"] == 65536
+    assert row["half_mismatches"] == 0
+    # every sign, exponent and f16 mantissa with 4 patterns of the dropped bits, and 2^20 random
+    assert row["floats"] == 4 * 2**19 + 2**20
+    assert row["float_mismatches"] == 0
+    # flash attention's F16 accumulator kept in f32: rounded as the conversion there and back
+    assert row["round_mismatches"] == 0

@@ -1,5 +1,5 @@
 """Our relaxed-SIMD kernel check (``wasm/kernels/kernel-check.js``, built by
-``scripts/build_wasm.py``) run in a page: its correctness mode for the tests, its timing mode
+``scripts/build_wasm.py``) run in a page: its correctness modes for the tests, its timing mode
 for ``scripts/bench.py``."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ CHECK_TIMEOUT_MS = 60_000
 
 def run_kernel_check(page: Page, base_url: str, mode: str) -> list[dict[str, Any]]:
     """The check's JSON lines for ``mode``: "check" (per kernel: cases, exact_cases,
-    mismatches against ggml's scalar kernel) or "bench" (ns per 256 weights of ggml's scalar,
-    ggml's SIMD128 and our relaxed kernel). ``base_url`` is a serve.py origin (isolated:
+    mismatches against ggml's scalar kernel), "bench" (ns per 256 weights of ggml's scalar,
+    ggml's SIMD128 and our relaxed kernel) or "f16" (the build's f16 <-> f32 conversions
+    against ggml's scalar ones: one line). ``base_url`` is a serve.py origin (isolated:
     the check is threaded)."""
     serve_test_pages(page)
     page.goto(base_url + f"kernel_check.html?{mode}")

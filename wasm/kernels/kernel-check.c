@@ -13,6 +13,9 @@
 //     kernel-check.js bench   ns per 256 weights for generic, simd128, relaxed and each tile
 //                             (per column) in the mix this engine was probed for, and the
 //                             relaxed kernel and tiles in the other mix
+//     kernel-check.js f16     one JSON line: the build's f16 <-> f32 row conversions (SIMD128 in
+//                             every wasm build: llama.cpp.patch) against ggml's scalar ones,
+//                             every half and the floats around every rounding tie
 //
 // Cases per kernel, in rows of 1, 9 and 64 blocks: random blocks, and edge blocks (every quant at its largest and smallest,
 // activations at -128 and 127, scales at their extremes). With unit scales every kernel sums
@@ -25,6 +28,7 @@
 #include "ggml-common.h"
 #include "ggml-quants.h"
 #include "quants.h"
+#include "simd-mappings.h"
 
 #include <emscripten.h>
 #include <math.h>
@@ -360,10 +364,59 @@ static void bench(void) {
     }
 }
 
+// ggml_cpu_fp16_to_fp32 / ggml_cpu_fp32_to_fp16 (ggml-cpu: SIMD128 in our builds, the same
+// conversion as the F16 vectors of vec_dot_f16, vec_mad_f16 and flash attention) against
+// ggml_fp16_to_fp32 / ggml_fp32_to_fp16 (ggml-base: scalar), bit for bit: every half; every
+// float whose low 13 bits (those f16 drops) are 0, just below, at or just above half an f16 step,
+// for every sign, exponent and f16 mantissa; and random floats. Rows of an odd length, so the
+// scalar tails run too. The same floats through __wasm_f32x4_round_f16 (flash attention's F16
+// accumulator kept in f32) against the scalar conversion there and back (a NaN: any NaN).
+#define F16_ROW 1021
+static void check_f16(void) {
+    int halves = 0, half_mismatches = 0, floats = 0, float_mismatches = 0, round_mismatches = 0;
+    ggml_fp16_t h[F16_ROW], h_got[F16_ROW];
+    float f[F16_ROW], f_got[F16_ROW];
+    for (uint32_t start = 0; start < 65536; start += F16_ROW) {
+        const int n = start + F16_ROW <= 65536 ? F16_ROW : (int) (65536 - start);
+        for (int i = 0; i < n; ++i) h[i] = (ggml_fp16_t) (start + i);
+        ggml_cpu_fp16_to_fp32(h, f_got, n);
+        for (int i = 0; i < n; ++i) {
+            const float want = ggml_fp16_to_fp32(h[i]);
+            half_mismatches += memcmp(&want, &f_got[i], sizeof(float)) != 0 && !(isnan(want) && isnan(f_got[i]));
+        }
+        halves += n;
+    }
+    static const uint32_t LOW_BITS[] = {0x0000, 0x0FFF, 0x1000, 0x1001};
+    const uint32_t around_ties = (1u << 19) * 4;  // sign, exponent, 10 mantissa bits; 4 low patterns
+    const uint32_t total = around_ties + (1u << 20);  // then random bits
+    for (uint32_t start = 0; start < total; start += F16_ROW) {
+        const int n = start + F16_ROW <= total ? F16_ROW : (int) (total - start);
+        for (int i = 0; i < n; ++i) {
+            const uint32_t k = start + i;
+            const uint32_t bits = k < around_ties ? (k >> 2) << 13 | LOW_BITS[k & 3] : next_random();
+            memcpy(&f[i], &bits, sizeof(float));
+        }
+        ggml_cpu_fp32_to_fp16(f, h_got, n);
+        for (int i = 0; i < n; ++i) float_mismatches += ggml_fp32_to_fp16(f[i]) != h_got[i];
+        const int whole = n - n % 4;  // the vector function's lanes
+        for (int i = 0; i < whole; i += 4) wasm_v128_store(f_got + i, __wasm_f32x4_round_f16(wasm_v128_load(f + i)));
+        for (int i = 0; i < whole; ++i) {
+            const float want = ggml_fp16_to_fp32(ggml_fp32_to_fp16(f[i]));
+            round_mismatches += memcmp(&want, &f_got[i], sizeof(float)) != 0 && !(isnan(want) && isnan(f_got[i]));
+        }
+        floats += n;
+    }
+    printf("{\"conversion\": \"f16\", \"halves\": %d, \"half_mismatches\": %d, \"floats\": %d, \"float_mismatches\": %d, "
+           "\"round_mismatches\": %d}\n",
+           halves, half_mismatches, floats, float_mismatches, round_mismatches);
+}
+
 int main(int argc, char ** argv) {
     ggml_cpu_init();  // the fp16 table the kernels read
     if (argc > 1 && !strcmp(argv[1], "bench")) {
         bench();
+    } else if (argc > 1 && !strcmp(argv[1], "f16")) {
+        check_f16();
     } else {
         check();
     }
