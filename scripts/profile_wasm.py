@@ -9,7 +9,8 @@ serves that in place of the committed build to the bare-wllama page of ``scripts
 in headless Chromium with V8's sampling profiler on (``--prof``: every thread's stack once a
 millisecond, into one log per thread). Two phases, each in a fresh browser, as the benchmark
 measures them: a prompt (``bench_prompt``, ~128 tokens, one token generated) and generation
-(``GENERATED`` tokens after a short prompt). Only the ticks taken while llama.cpp computes
+(``GENERATED`` tokens after a short prompt), each after a one-token warm-up (which V8's
+optimizing tier needs; its few ticks count too). Only the ticks taken while llama.cpp computes
 count (under ``llama_context::decode``, or on a compute thread); each goes to the function it
 fell in, so an inlined helper counts in its caller, and time a thread spends waiting for the
 others at a barrier shows as ``ggml_graph_compute_thread``.
@@ -155,7 +156,7 @@ def profile_phase(
         page.wait_for_selector("body[data-state=ready]", state="attached", timeout=BOOT_TIMEOUT_MS)
         options = {"nThreads": threads, "nCtx": N_CTX, "useCache": False, "build": variant}
         page.evaluate("([u, o]) => bench.load(u, o)", [model_url, options])
-        page.evaluate("([p, n]) => bench.complete(p, n)", ["Warm up.", 4])
+        page.evaluate("([p, n]) => bench.complete(p, n)", ["Warm up.", 1])
         result = page.evaluate("([p, n]) => bench.complete(p, n)", [phase.prompt, phase.max_tokens])
         browser.close()
     if blocked:
