@@ -49,7 +49,7 @@ COMPUTING = ("llama_context::decode", "ggml_graph_compute_secondary_thread")
 
 @dataclass(frozen=True)
 class Phase:
-    """One profiled run: its prompt, the tokens it generates, and what the engine timed."""
+    """One profiled run: its prompt and the tokens it generates."""
 
     name: str
     prompt: str
@@ -93,7 +93,7 @@ class CodeMap:
 
 def short_name(name: str) -> str:
     """A C++ function's name without its parameters."""
-    return name.split("(", 1)[0] if "(" in name else name
+    return name.split("(", 1)[0]
 
 
 def computing_ticks(log_lines: Iterable[str]) -> Counter[str]:
