@@ -100,12 +100,28 @@ def test_a_damaged_snapshot_is_replaced_by_a_normal_start(app_page: Page):
     assert reload_app(app_page) == "snapshot"
 
 
-def test_tiny_model_by_url_matches_native_greedy_tokens(app_page: Page):
+def engine_freed_read_bytes(page: Page) -> int:
+    """What the engine's worker freed of the model's reads once copied (web/js/engine-build.js,
+    ``freeFileReads``). Workers are listed in the order they started: wllama's comes before
+    the engine's threads ("em-pthread"), which must not be asked: one waiting in
+    ``Atomics.wait`` never answers."""
+    for worker in page.workers:
+        name, freed = worker.evaluate("() => [self.name, self.freedReadBytes ?? 0]")
+        if name != "em-pthread":
+            return freed
+    raise AssertionError("no wllama worker in the page")
+
+
+def test_tiny_model_by_url_matches_native_greedy_tokens(app_page: Page, models_dir: Path):
     reference = json.loads(REFERENCE.read_text())
     load_by_url(app_page, f"/models/{TINY}")
     wait_model_ready(app_page)
     metadata = app_page.inner_text("#model-metadata")
     assert "llama" in metadata
+    # every tensor's bytes were read and freed once in wasm memory (the tokens below show they
+    # were copied whole first)
+    tensors = read_header_file(models_dir / TINY).tensor_data_size
+    assert engine_freed_read_bytes(app_page) >= tensors
     set_generation(app_page, "complete", 0, reference["n_predict"])
     send(app_page, reference["prompt"])
     reply = wait_reply(app_page)
