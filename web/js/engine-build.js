@@ -41,10 +41,10 @@ export function probeWasm() {
  * Runs first in wllama's worker (its source goes ahead of the engine's JS). The worker reads
  * the model by `fs.read_res` messages, one ArrayBuffer per tensor (up to the whole embedding
  * matrix), copies each into wasm memory and drops it; but a worker busy in wasm hardly ever
- * collects garbage, so the dropped buffers stayed: 0.3-0.6x the model file while loading
- * (docs/performance.md, ninth sitting). Here each is freed on the next task, after wllama's own
- * handler has resumed the engine and the copy is done, by transferring it into a closed
- * channel. `self.freedReadBytes` counts what was freed.
+ * collects garbage, so the dropped buffers stayed: about a quarter of the model file's size
+ * while it loaded (docs/performance.md, ninth sitting). Each is freed on the next task, after
+ * wllama's own handler has resumed the engine and the copy is done, by transferring it into a
+ * closed channel. `self.freedReadBytes` counts what was freed.
  */
 function freeFileReads() {
   self.freedReadBytes = 0;
