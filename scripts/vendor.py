@@ -13,6 +13,9 @@ the upstream hash and the reason).
 Checking needs no network: every file the lock lists must exist with the recorded sha256 and
 size, no unlisted file may sit under `web/vendor/`, and the vendored `pyodide-lock.json` must
 name the vendored micropip wheel with its real sha256. Python stdlib only.
+
+A new Pyodide also needs new start-up snapshots: run `scripts/make_boot_snapshot.py` after it
+(`tests/unit/test_boot_snapshot.py` fails until then).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@
 //    bytes are never cached twice (the app keeps them in IndexedDB).
 
 // The build replaces the next line with the precache manifest:
-// {version, isolate, files: [{path, sha256, size, type}], builds: {build: [path]}}.
+// {version, isolate, files: [{path, sha256, size, type}], builds: {build: [path]},
+//  snapshots: {path: needsJspi}}.
 const PRECACHE = null; // @precache-manifest
 if (!PRECACHE) throw new Error("sw.js runs only in a build made by `python -m localwebai build`");
 
@@ -53,7 +54,11 @@ const USED_HERE = {
 const BUILD_OF = new Map(
   Object.entries(PRECACHE.builds).flatMap(([build, paths]) => paths.map((path) => [path, build])),
 );
-const precached = (file) => !BUILD_OF.has(file.path) || USED_HERE[BUILD_OF.get(file.path)];
+// Python's start ships as two snapshots (web/js/pyodide-boot.js): only this browser's is cached
+const SNAPSHOT_NEEDS_JSPI = new Map(Object.entries(PRECACHE.snapshots));
+const precached = (file) =>
+  (!BUILD_OF.has(file.path) || USED_HERE[BUILD_OF.get(file.path)]) &&
+  (!SNAPSHOT_NEEDS_JSPI.has(file.path) || SNAPSHOT_NEEDS_JSPI.get(file.path) === jspi);
 
 function hex(buffer) {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");

@@ -1,8 +1,9 @@
-"""How Python started in the page, and whether to save a quicker start for the next visit.
+"""How Python started in the page.
 
-Pyodide's own start (about 1.9 s of the page's 3 s on the development box) can be replaced by a
-memory snapshot of a fresh Pyodide (about 0.3 s). ``web/js/pyodide-boot.js`` restores one where
-this browser has saved it; after a normal start the app saves one (``browser/boot.py``).
+Pyodide's own start (about 1.5 s of a first visit on the development box) is replaced by a
+memory snapshot of a fresh Pyodide that ships with the site (about 0.3 s to fetch, unpack and
+restore; ``tooling/boot_snapshot.py``). ``web/js/pyodide-boot.js`` restores it and records how
+the start went; a snapshot that is missing or does not restore means a normal, slower start.
 """
 
 from __future__ import annotations
@@ -12,11 +13,6 @@ from typing import Any
 
 SNAPSHOT = "snapshot"
 NORMAL = "normal"
-IDLE_STATES = frozenset({"ready", "model-ready", "inspected"})
-"""Page states in which nothing runs (no download, load, reply or benchmark)."""
-SNAPSHOT_AFTER_IDLE_S = 2.0
-"""The snapshot (about a core-second and 100 MB while it is made) waits for the page to be idle
-this long, so it never competes with a model's first download and load."""
 
 
 @dataclass(frozen=True)
@@ -24,9 +20,9 @@ class BootRecord:
     """Pyodide's start in this page, as ``pyodide-boot.js`` recorded it."""
 
     source: str
-    """``"snapshot"`` (restored from this browser's saved start) or ``"normal"``."""
+    """``"snapshot"`` (restored from the shipped snapshot) or ``"normal"``."""
     snapshot_error: str | None = None
-    """Why a saved start did not restore (it was then deleted), if one failed."""
+    """Why the snapshot was not used (not found, or did not restore), if it was not."""
 
     @classmethod
     def from_js(cls, record: dict[str, Any]) -> BootRecord:
@@ -36,26 +32,6 @@ class BootRecord:
             snapshot_error=record.get("snapshotError"),
         )
 
-    @property
-    def should_save_snapshot(self) -> bool:
-        """A normal start leaves a snapshot behind, so the next visit starts from it."""
-        return self.source != SNAPSHOT
-
     def ready_message(self, seconds: float) -> str:
-        start = "from its saved start" if self.source == SNAPSHOT else "first start"
+        start = "from its snapshot" if self.source == SNAPSHOT else "full start"
         return f"Python ready in {seconds:.1f} s ({start}). Pick a model to load."
-
-
-@dataclass
-class IdleWait:
-    """Whether the page has been idle for ``SNAPSHOT_AFTER_IDLE_S``, from its states polled."""
-
-    idle_since: float | None = None
-
-    def long_enough(self, state: str, now_s: float) -> bool:
-        if state not in IDLE_STATES:
-            self.idle_since = None
-            return False
-        if self.idle_since is None:
-            self.idle_since = now_s
-        return now_s - self.idle_since >= SNAPSHOT_AFTER_IDLE_S

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import pytest
 from localwebai.cache import plan_chunks
 from localwebai.gguf import FIRST_READ_SIZE, read_header_file
+from localwebai.tooling.boot_snapshot import snapshot_path, vendored_pyodide
 from playwright.sync_api import Page, expect
 
 import serve
@@ -24,10 +26,11 @@ from tests.support.app_actions import (
     wait_model_ready,
     wait_reply,
 )
-from tests.support.app_steps import BOOT_SNAPSHOT_OUTCOME
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS, booted_app
+from tests.support.page_python import run_python
 
-REFERENCE = Path(__file__).resolve().parent.parent / "data" / "tiny_llama_greedy.json"
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = REPO / "tests" / "data" / "tiny_llama_greedy.json"
 TINY = "tiny-llama.gguf"
 SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -48,12 +51,13 @@ def test_shell_shows_before_python_then_boots_isolated(page: Page, app_server: s
     expect(page.locator("button.server-model", has_text=TINY)).to_be_visible()
 
 
-def saved_snapshot_bytes(page: Page) -> int:
-    """Wait for the snapshot a normal start leaves behind; its size in bytes."""
-    outcome = page.wait_for_function(BOOT_SNAPSHOT_OUTCOME, timeout=PYTHON_BOOT_TIMEOUT_MS)
-    outcome = outcome.json_value()
-    assert outcome.startswith("saved "), outcome
-    return int(outcome.split()[1])
+SNAPSHOT_URLS = "**/boot/pyodide-*.snapshot.gz"
+
+
+def shipped_snapshot() -> bytes:
+    """The gzipped snapshot of the vendored Pyodide that Chromium starts from (it has JSPI)."""
+    version, _build_id = vendored_pyodide(REPO)
+    return (REPO / snapshot_path(version, jspi=True)).read_bytes()
 
 
 def reload_app(page: Page) -> str:
@@ -63,41 +67,44 @@ def reload_app(page: Page) -> str:
     return page.get_attribute("body", "data-python-boot")
 
 
-def test_the_next_visit_starts_python_from_a_saved_snapshot(app_page: Page):
-    assert app_page.get_attribute("body", "data-python-boot") == "normal"
-    assert "(first start)" in app_page.inner_text("#status")
-    assert saved_snapshot_bytes(app_page) > 10 << 20  # a whole fresh Pyodide heap
+def python_random(page: Page) -> float:
+    return run_python(page, "import random\nrandom.random()")
+
+
+def test_python_starts_from_the_shipped_snapshot(app_page: Page):
+    assert app_page.get_attribute("body", "data-python-boot") == "snapshot"
+    assert "(from its snapshot)" in app_page.inner_text("#status")
+    first = python_random(app_page)
     assert reload_app(app_page) == "snapshot"
-    assert "(from its saved start)" in app_page.inner_text("#status")
-    assert app_page.get_attribute("body", "data-boot-snapshot") is None  # none saved again
+    assert python_random(app_page) != first  # reseeded, not the state every visitor restores
     # the restored interpreter runs the whole app: UI, cache, engine, native-equal tokens
     assert_tiny_model_matches_native(app_page)
 
 
-def test_a_damaged_snapshot_is_replaced_by_a_normal_start(app_page: Page):
-    saved_snapshot_bytes(app_page)
-    app_page.evaluate(
-        """async () => {
-            const { version } = await import("./js/pyodide-boot.js");
-            const db = await new Promise((ok, no) => {
-                const open = indexedDB.open("localwebai-boot");
-                open.onsuccess = () => ok(open.result);
-                open.onerror = () => no(open.error);
-            });
-            const damaged = crypto.getRandomValues(new Uint8Array(1 << 16));
-            await new Promise((ok, no) => {
-                const transaction = db.transaction("snapshots", "readwrite");
-                transaction.objectStore("snapshots").put(damaged, version);
-                transaction.oncomplete = ok;
-                transaction.onerror = () => no(transaction.error);
-            });
-            db.close();
-        }"""
-    )
-    assert reload_app(app_page) == "normal"
-    assert "(first start)" in app_page.inner_text("#status")
-    assert saved_snapshot_bytes(app_page) > 10 << 20  # the damaged one was replaced
+def test_a_snapshot_the_host_already_unpacked_still_restores(app_page: Page):
+    # hosts that send .gz files with Content-Encoding: gzip hand the page the bare heap
+    heap = gzip.decompress(shipped_snapshot())
+    app_page.route(SNAPSHOT_URLS, lambda route: route.fulfill(body=heap))
     assert reload_app(app_page) == "snapshot"
+
+
+@pytest.mark.parametrize("answer", ["missing", "truncated", "not a snapshot"])
+def test_without_a_usable_snapshot_python_starts_normally(app_page: Page, answer: str):
+    bodies = {
+        "truncated": shipped_snapshot()[: 1 << 20],
+        "not a snapshot": gzip.compress(bytes(range(256)) * 4096),
+    }
+    if answer == "missing":
+        app_page.route(SNAPSHOT_URLS, lambda route: route.fulfill(status=404))
+    else:
+        app_page.route(SNAPSHOT_URLS, lambda route: route.fulfill(body=bodies[answer]))
+    warnings: list[str] = []
+    app_page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    assert reload_app(app_page) == "normal"
+    assert "(full start)" in app_page.inner_text("#status")
+    assert [w for w in warnings if "Python started without its snapshot" in w]
+    app_page.unroute(SNAPSHOT_URLS)
+    assert reload_app(app_page) == "snapshot"  # nothing was left behind by the failed one
 
 
 def engine_freed_read_bytes(page: Page) -> int:

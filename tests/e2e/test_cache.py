@@ -27,7 +27,6 @@ from tests.support.app_actions import (
     wait_model_ready,
     wait_reply,
 )
-from tests.support.app_steps import BOOT_SNAPSHOT_OUTCOME
 from tests.support.browser import PYTHON_BOOT_TIMEOUT_MS
 from tests.support.server import (
     DROP_EVERY_BYTES,
@@ -76,14 +75,6 @@ def chunk_requests(server: serve.AppServer, path: str, since: int = 0) -> list[s
     size = (server.models_dir / path.rsplit("/", 1)[-1]).stat().st_size
     ranges = {f"bytes={c.start}-{c.end - 1}" for c in plan_chunks(size)}
     return [r for r in server.request_log[since:] if r.path == path and r.range in ranges]
-
-
-@pytest.fixture
-def resting_app_page(app_page: Page) -> Page:
-    """``app_page`` once its first start's own work is done (the snapshot for the next visit is
-    saved): where a test counts the bytes in flight, nothing else slows the page's reads."""
-    app_page.wait_for_function(BOOT_SNAPSHOT_OUTCOME, timeout=PYTHON_BOOT_TIMEOUT_MS)
-    return app_page
 
 
 def bytes_served_twice(requests: list[serve.LoggedRequest]) -> int:
@@ -214,10 +205,7 @@ def test_a_chunk_fetched_whole_is_the_browsers_blob_and_lost_when_cut(app_page: 
     assert sum(kept["reports"]) == kept["size"]
 
 
-def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(
-    resting_app_page: Page, app_server
-):
-    app_page = resting_app_page
+def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(app_page: Page, app_server):
     url = f"{SLOW_PREFIX}models/{SMOLLM2}"
     load_by_url(app_page, url)
     app_page.wait_for_function(
@@ -250,10 +238,7 @@ def test_cancel_then_resume_after_reload_fetches_only_missing_chunks(
     answers_as_native(app_page)
 
 
-def test_dropped_connection_mid_chunk_continues_from_the_last_byte(
-    resting_app_page: Page, app_server
-):
-    app_page = resting_app_page
+def test_dropped_connection_mid_chunk_continues_from_the_last_byte(app_page: Page, app_server):
     url = f"{FLAKY_PREFIX}models/{SMOLLM2}"
     load_by_url(app_page, url)
     wait_model_ready(app_page)
@@ -273,9 +258,8 @@ def test_dropped_connection_mid_chunk_continues_from_the_last_byte(
 
 @pytest.mark.slow
 def test_a_network_that_drops_every_5_mb_loads_and_fetches_no_byte_twice(
-    resting_app_page: Page, app_server
+    app_page: Page, app_server
 ):
-    app_page = resting_app_page
     url = f"{DROPPING_PREFIX}models/{SMOLLM2}"
     record_stages(app_page)
     load_by_url(app_page, url)
@@ -374,8 +358,7 @@ def test_full_quota_keeps_the_partial_download_resumable(persistent_app_page: Pa
     cdp = app_page.context.new_cdp_session(app_page)
     origin = app_server.url.rstrip("/")
     start = len(app_server.request_log)
-    # room for one 32 MiB chunk, beside the saved start of Python (test_app.py) if it is
-    # stored first (about 9 MiB as IndexedDB keeps it); a second chunk never fits
+    # room for one 32 MiB chunk; a second never fits
     cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin, "quotaSize": 56 << 20})
     load_by_url(app_page, f"/models/{SMOLLM2}")
     message = error_text(app_page)

@@ -32,7 +32,7 @@ APP = "/apps/localwebai/"  # the main build's sub-path
 UPDATE_APP = "/update/localwebai/"  # rebuilt by the update test
 HEADERS_APP = "/headers/localwebai/"  # built with --host-sends-headers; the server sends them
 PLAIN_APP = "/plain/localwebai/"  # built with --host-sends-headers, served without: not isolated
-BOOT_TIMEOUT_MS = 180_000  # first visit: precache ~40 MB, boot Python, reload, boot again
+BOOT_TIMEOUT_MS = 180_000  # first visit: precache ~46 MB, boot Python, reload, boot again
 LOAD_TIMEOUT_MS = 90_000
 REPLY_TIMEOUT_MS = 120_000
 READY_AND_ISOLATED = "crossOriginIsolated && document.body.dataset.state === 'ready'"
@@ -173,6 +173,7 @@ def test_first_visit_reloads_once_into_isolation_then_answers_offline(
     expect(page.locator("#messages li.user .text")).to_have_text(["Hello"])
     assert page.get_attribute("#messages li.assistant", "data-text") == saved_reply
     expect(page.locator("#conversation-list li")).to_have_count(1)
+    assert page.get_attribute("body", "data-python-boot") == "snapshot"  # precached, JSPI's
     load_tiny(page)  # the same URL as before: from the browser's model cache
     assert greedy_reply(page) == expected_reply()
     assert failed == []

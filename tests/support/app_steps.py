@@ -85,19 +85,6 @@ def open_app(driver: Driver, url: str) -> None:
     wait_ready(driver)
 
 
-BOOT_SNAPSHOT_OUTCOME = """() => {
-    const outcome = document.body.dataset.bootSnapshot ?? "";
-    return /^(saved|failed)/.test(outcome) && outcome;
-}"""
-"""The saved start's outcome once it is known ("saved BYTES" or "failed"), else false."""
-
-
-def wait_boot_snapshot(driver: Driver, timeout_s: float = BOOT_TIMEOUT_S) -> str:
-    """Until a normal start's snapshot for the next visit is saved (or failed); the outcome
-    (``body[data-boot-snapshot]``: "saved BYTES" or "failed")."""
-    return wait_for(driver, BOOT_SNAPSHOT_OUTCOME, timeout_s=timeout_s)
-
-
 def reload_app(driver: Driver) -> None:
     driver.reload()
     wait_ready(driver)

@@ -109,7 +109,7 @@ def test_pyscript_config_ships_every_module_but_the_tooling_and_native() -> None
     assert not {s for s in shipped if "/native/" in s}
     assert archive.read("localwebai/cache.py") == (PACKAGE / "cache.py").read_bytes()
     assert page_archive(REPO / "py") == page_archive(REPO / "py")  # no dates: same tree, same bytes
-    # the vendored Pyodide, through the module that restores a saved start (pyodide-boot.js)
+    # the vendored Pyodide, through the module that restores its snapshot (pyodide-boot.js)
     assert config["interpreter"] == "./js/pyodide-boot.js"
     boot = (REPO / "web" / config["interpreter"]).read_text()
     assert 'from "../vendor/pyodide/pyodide.mjs"' in boot

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from localwebai.environment import WASM_BUILDS
+from localwebai.tooling.boot_snapshot import snapshot_path, vendored_pyodide
 from localwebai.tooling.build import (
     ENGINE_BUILD_FILES,
     BuildError,
@@ -108,6 +109,11 @@ def test_manifest_lists_every_shell_file_with_its_hash(site: Path) -> None:
     assert listed["vendor/pyodide/pyodide.mjs"]["type"].startswith("text/javascript")
     assert manifest["builds"] == {name: list(paths) for name, paths in ENGINE_BUILD_FILES.items()}
     assert set(ENGINE_BUILD_FILES) == set(WASM_BUILDS)
+    # the service worker caches only the snapshot of Python's start its browser restores
+    version, _build_id = vendored_pyodide(REPO)
+    assert manifest["snapshots"] == {
+        snapshot_path(version, jspi).removeprefix("web/"): jspi for jspi in (False, True)
+    }
     settings = build_settings(site)
     assert settings == {"version": manifest["version"], "isolate": True}
     assert manifest["isolate"] is True

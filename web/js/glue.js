@@ -8,7 +8,7 @@ import { applyEngineBuild, probeWasm } from "./engine-build.js";
 
 export * from "./cache.js";
 export * from "./http.js";
-export { bootRecord, saveBootSnapshot } from "./pyodide-boot.js";
+export { bootRecord } from "./pyodide-boot.js";
 
 const WLLAMA_WASM = new URL("../wasm/wllama.wasm", import.meta.url).href;
 

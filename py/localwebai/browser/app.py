@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import js
-from pyodide.ffi import JsException
 
-from ..boot import IdleWait
 from ..cache import parse_sha256
 from ..conversations import ConversationStore
 from ..errors import LocalWebAIError, ModelTooLargeError, ParameterError
@@ -30,7 +28,7 @@ from ..spec import format_bytes
 from . import dom
 from .bench_panel import BenchPanel
 from .blobs import fetch_json, new_abort_controller
-from .boot import boot_record, save_boot_snapshot
+from .boot import boot_record
 from .cache_panel import CachePanel
 from .catalogue_view import CatalogueView
 from .chat_view import ChatView
@@ -401,28 +399,9 @@ async def main() -> None:
     await app.restore_last_conversation()
     app.set_picker_enabled(True)
     boot = boot_record()
-    if boot.snapshot_error:  # deleted; this start saves a new one
-        js.console.warn(f"LocalWebAI: the saved start did not restore: {boot.snapshot_error}")
+    if boot.snapshot_error:  # a normal start instead: only slower
+        js.console.warn(f"LocalWebAI: Python started without its snapshot: {boot.snapshot_error}")
     app.status.set(READY, boot.ready_message(boot_seconds))
     js.document.body.dataset.pythonBootMs = str(round(boot_seconds * 1000))
     js.document.body.dataset.pythonBoot = boot.source
     await app.chat.load_markdown()
-    if boot.should_save_snapshot:  # in the background: main.py is done, the page is in use
-        dom.run_beside(_save_boot_snapshot(app.status))
-
-
-async def _save_boot_snapshot(status: PageStatus) -> None:
-    """Once the page is idle, leave a snapshot for the next visit; the outcome is on
-    ``body[data-boot-snapshot]`` (a browser that cannot save one just starts normally again)."""
-    idle = IdleWait()
-    while not idle.long_enough(status.state, js.performance.now() / 1000):
-        await asyncio.sleep(0.25)
-    body = js.document.body
-    body.dataset.bootSnapshot = "saving"
-    try:
-        size = await save_boot_snapshot()
-    except JsException as error:  # a full quota, no IndexedDB: the next visit starts normally
-        js.console.warn(f"LocalWebAI: no quicker start saved for next time: {error}")
-        body.dataset.bootSnapshot = "failed"
-    else:
-        body.dataset.bootSnapshot = f"saved {size}"

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import LocalWebAIError
 from ..server_models import INDEX_PATH, ServerModel, index_json, list_gguf_files
+from .boot_snapshot import snapshot_needs_jspi
 from .http_headers import ISOLATION_HEADERS, MIME_TYPES
 from .page_archive import ARCHIVE_PATH, page_archive
 
@@ -247,6 +248,11 @@ def build(
         "builds": {
             build: [rel for rel in paths if rel in contents]
             for build, paths in ENGINE_BUILD_FILES.items()
+        },
+        "snapshots": {
+            rel: needs_jspi
+            for rel in sorted(contents)
+            if (needs_jspi := snapshot_needs_jspi(rel)) is not None
         },
     }
     sw = _replace_once(sw_source, SW_MARKER, f"const PRECACHE = {json.dumps(manifest)};")

@@ -24,5 +24,6 @@ MIME_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".whl": "application/zip",
     ".zip": "application/zip",
+    ".gz": "application/gzip",
 }
 """By extension; wins over the platform's mimetypes database (which may lack .mjs or .wasm)."""
