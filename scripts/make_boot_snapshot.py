@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""Make the memory snapshot of a fresh Pyodide that the page starts from.
+"""Make the memory snapshots of a fresh Pyodide that the page starts from.
 
     python scripts/make_boot_snapshot.py     # writes web/boot/pyodide-VERSION-*.snapshot.gz
 
 Run it whenever `scripts/vendor.py` brings another Pyodide (`tests/unit/test_boot_snapshot.py`
 fails until then; the page still starts, normally and 1.5 s slower). It serves the checkout with
-serve.py's handler, opens Debian's Chromium (every non-local request blocked), loads the
-vendored Pyodide in a module worker with `_makeSnapshot` and writes the heap gzipped, twice:
-made in Chromium for browsers with JSPI and in WebKit for those without (Safari), the engines the
-tests run (`localwebai.tooling.boot_snapshot` says why two, and what the page does with them).
-Old snapshots of other Pyodide versions are removed. The bytes differ from run to run (CPython
-seeds its string hashes at start), so the file is made once per Pyodide and committed.
+serve.py's handler and, in Debian's Chromium and in WebKitGTK (the tests' drivers,
+`tests/support/engines.py`, every non-local request refused), loads the vendored Pyodide in a
+module worker with `_makeSnapshot` and writes the heap gzipped: Chromium's for browsers with
+JSPI, WebKit's for those without (Safari). `localwebai.tooling.boot_snapshot` says why two, and
+what the page does with them. Old snapshots of other Pyodide versions are removed. The bytes
+differ from run to run (CPython seeds its string hashes at start), so they are made once per
+Pyodide and committed.
 """
 
 from __future__ import annotations
