@@ -1,4 +1,4 @@
-"""The memory snapshot of a fresh Pyodide that the page starts from (``web/js/pyodide-boot.js``).
+"""The memory snapshots of a fresh Pyodide that the page starts from (``web/js/pyodide-boot.js``).
 
 Pyodide's own start (unpacking the standard library, initialising CPython) is about 1.5 s of a
 first visit on the development box; restoring a snapshot of the heap it leaves is about 0.3 s.
@@ -8,7 +8,7 @@ the Pyodide version (one for browsers with JSPI, one for those without);
 
 A snapshot restores only into the Pyodide build that made it: Pyodide writes its build id into
 the header and checks it on restore (the page then starts normally, only slower), and
-``tests/unit/test_boot_snapshot.py`` checks the shipped one against the vendored build.
+``tests/unit/test_boot_snapshot.py`` checks the shipped ones against the vendored build.
 """
 
 from __future__ import annotations
