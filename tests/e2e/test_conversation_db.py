@@ -39,9 +39,9 @@ async def delete_database(name):
         request.onblocked = () => fail(new Error("deleting {name} is blocked"));
     }})''')
 
-async def database_names():  # ours only (PyScript keeps one of its own), and not the saved
-    names = [str(d.name) for d in await js.indexedDB.databases()]  # start of Python
-    return sorted(n for n in names if n.startswith("localwebai") and n != "localwebai-boot")
+async def database_names():  # ours only (PyScript keeps one of its own)
+    names = [str(d.name) for d in await js.indexedDB.databases()]
+    return sorted(n for n in names if n.startswith("localwebai"))
 """
 ROWS = "#conversation-list li"
 

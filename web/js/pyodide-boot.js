@@ -49,6 +49,11 @@ async function shippedSnapshot() {
 
 let snapshot = shippedSnapshot(); // started as the page loads, awaited by loadPyodide
 
+// Until 2026-12 the browser saved its own snapshot here (31 MB); nothing reads it any more.
+try {
+  globalThis.indexedDB?.deleteDatabase("localwebai-boot");
+} catch {} // no storage in this window: nothing to delete
+
 /** loadPyodide as PyScript calls it, from the shipped snapshot where it restores. */
 export async function loadPyodide(options) {
   const settings = { ...options, indexURL: INDEX_URL };
