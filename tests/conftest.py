@@ -23,6 +23,8 @@ from tests.support.models import (
 )
 from tests.support.server import MisbehavingHandler, serve_py
 
+pytest_plugins = ["tests.support.crash_report"]
+
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:

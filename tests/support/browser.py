@@ -1,10 +1,13 @@
 """The browser the tests and benchmarks drive: Debian's Chromium with the flags that work offline
-here, and a guard that fails a page which reaches beyond localhost."""
+here, a guard that fails a page which reaches beyond localhost, and Chromium's own output kept
+for the report of a page that crashed."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -24,6 +27,26 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 PYTHON_BOOT_TIMEOUT_MS = 60_000
+CRASH_MARKERS = ("Target crashed", "PageCrashed")
+"""What Playwright's error (or engines.PageCrashed) says when Chromium's page process died."""
+BROWSER_OUTPUT_NOISE = ("dbus", "DBus")
+"""Lines of Chromium's output that every start prints here (no system bus in a container)."""
+
+
+def keep_browser_output(path: Path) -> None:
+    """Have Playwright's driver, once started by this process, write what the browsers it
+    launches print (stdout and stderr: a crashed page process's last words) to ``path``."""
+    os.environ["DEBUG"] = "pw:browser"
+    os.environ["DEBUG_FILE"] = str(path)
+
+
+def browser_output_tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of the output kept by ``keep_browser_output``, less the noise."""
+    if not path.is_file():
+        return "(no browser output was kept)"
+    text = path.read_text(errors="replace").splitlines()
+    kept = [line for line in text if not any(noise in line for noise in BROWSER_OUTPUT_NOISE)]
+    return "\n".join(kept[-lines:])
 
 
 def block_non_local(context: BrowserContext) -> list[str]:
