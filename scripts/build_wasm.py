@@ -79,6 +79,16 @@ COMMON_C_FLAGS = "-DXXH_VECTOR=0 -ffile-prefix-map=@SOURCE@=."
 KERNEL_DIR = REPO_ROOT / "wasm" / "kernels"
 RELAXED_KERNELS = "quants-relaxed.c"  # copied next to ggml's arch/wasm/quants.c
 KERNEL_CHECK = "kernel-check.c"  # linked with a relaxed build's ggml: kernel-check.{js,wasm} here
+ONE_CALLER_INLINE_MAX = 500
+"""binaryen's -O3 inlines every function with one caller, whatever its size (its default, -1):
+ggml-cpu's ops all went into ggml_graph_compute_thread, 332 KB of wasm, which V8's optimizing
+tier compiled as the model finished loading (about 1 s on one core, 210 MB of compiler memory:
+the app's peak). Under this cap (binaryen's expression count) each op stays its own function,
+compiled when it gets hot; every function a text model runs is then under 100 KB."""
+LINK_FLAGS = (
+    "-sWASM_BIGINT=1",
+    f"-sBINARYEN_EXTRA_PASSES=--one-caller-inline-max-function-size={ONE_CALLER_INLINE_MAX}",
+)
 KERNEL_CHECK_FLAGS = ("-O3", "-DNDEBUG", "-msimd128", "-mrelaxed-simd", "-pthread")
 
 
@@ -124,7 +134,7 @@ class Variant:
             "-DGGML_WEBGPU=OFF",
             f"-DCMAKE_C_FLAGS={c_flags}",
             f"-DCMAKE_CXX_FLAGS={c_flags}",
-            "-DCMAKE_EXE_LINKER_FLAGS=-sWASM_BIGINT=1",
+            f"-DCMAKE_EXE_LINKER_FLAGS={' '.join(LINK_FLAGS)}",
             *self.cmake_flags,
         ]
 
@@ -298,6 +308,36 @@ def check(variant: Variant) -> list[str]:
                 f"run scripts/build_wasm.py --variant {variant.name}"
             )
     return problems
+
+
+def _uleb128(data: bytes, at: int) -> tuple[int, int]:
+    """The unsigned LEB128 number at ``at``, and where the next field starts."""
+    value = shift = 0
+    while True:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if byte < 0x80:
+            return value, at
+
+
+def function_body_sizes(wasm: Path) -> list[int]:
+    """The byte size of every function body in a wasm module, in its code section's order."""
+    data = wasm.read_bytes()
+    at = 8  # past the magic and the version
+    while at < len(data):
+        section_id = data[at]
+        size, at = _uleb128(data, at + 1)
+        if section_id == 10:  # code
+            count, body = _uleb128(data, at)
+            sizes = []
+            for _ in range(count):
+                body_size, body = _uleb128(data, body)
+                sizes.append(body_size)
+                body += body_size
+            return sizes
+        at += size
+    return []
 
 
 # ---- toolchain --------------------------------------------------------------------------------

@@ -168,3 +168,24 @@ def test_no_registry_host_is_written_in_scripts() -> None:
         for match in hosts.findall(path.read_text())
     }
     assert found == set()
+
+
+BIG_FUNCTION_BYTES = 100_000
+"""Before ONE_CALLER_INLINE_MAX, binaryen made ggml_graph_compute_thread 332 KB (every op inlined
+into it) and __wasm_call_ctors 203 KB. Now one function per build is this big: clip's tensor
+loader (111 KB; 339 KB with Asyncify's instrumentation), which a text model never runs."""
+
+
+@pytest.mark.parametrize("name", sorted(build_wasm.VARIANTS))
+def test_no_build_has_a_giant_function_but_the_image_loader(name: str) -> None:
+    wasm = REPO / "wasm" / f"wllama-{name}.wasm"
+    sizes = sorted(build_wasm.function_body_sizes(wasm))
+    assert len(sizes) > 5000  # llama.cpp, wllama and the C library: the code section was read
+    assert sizes[-1] >= BIG_FUNCTION_BYTES > sizes[-2]
+
+
+def test_the_link_caps_one_caller_inlining() -> None:
+    flags = build_wasm.VARIANTS["simd"].all_cmake_flags
+    linker = next(flag for flag in flags if flag.startswith("-DCMAKE_EXE_LINKER_FLAGS="))
+    cap = build_wasm.ONE_CALLER_INLINE_MAX
+    assert f"-sBINARYEN_EXTRA_PASSES=--one-caller-inline-max-function-size={cap}" in linker
